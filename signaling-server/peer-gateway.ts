@@ -1,0 +1,254 @@
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ExpressPeerServer, type IClient } from 'peer';
+import { WebSocket, WebSocketServer } from 'ws';
+import { clientIp } from './client-ip.ts';
+import type { ResolvedOptions } from './config.ts';
+import { InvalidTokenError, PeerNotConnectedError } from './errors.ts';
+import { isPeerId, isToken, tokensEqual } from './ids.ts';
+import type { Metrics, RejectReason } from './metrics.ts';
+import { checkClientMessage } from './peer-messages.ts';
+import { RateLimiter, takeInline } from './rate-limit.ts';
+import { logLine } from './request-log.ts';
+import { socketClassWithHooks, type WosSocket } from './ws-guard.ts';
+
+export const PEER_PATH = '/peerjs';
+export const PEER_KEY = 'peerjs';
+/** peer@1.0.2 listens on `<mount path>/peerjs`. */
+export const PEER_WS_PATH = '/peerjs/peerjs';
+/** Close code for a socket replaced by a newer connect with the same id and token. */
+export const CLOSE_REPLACED = 4000;
+export const CLOSE_GOING_AWAY = 1001;
+
+const OPEN_TEXT = JSON.stringify({ type: 'OPEN' });
+
+/**
+ * The PeerJS side of the server: peer@1.0.2's `ExpressPeerServer` with our own websocket
+ * server (`noServer`, upgrades routed here) in front of it. On top of peer's own rules it adds:
+ * per-IP connect rate and socket caps, id/token format checks, a message guard, keepalive
+ * pings (a pong counts as a heartbeat), a registry of connected clients for the directory's
+ * token check, and takeover of a lingering socket when a client reconnects with the same id
+ * and token (peer@1.0.2 would attach the new socket without sending OPEN and leave the old
+ * one open).
+ */
+export class PeerGateway {
+  readonly peerApp: ReturnType<typeof ExpressPeerServer>;
+  private readonly clients = new Map<string, IClient>();
+  private readonly socketsPerIp = new Map<string, number>();
+  private readonly connectLimiter: RateLimiter;
+  private readonly pinger: NodeJS.Timeout;
+  private wss: WebSocketServer | undefined;
+  private closing = false;
+
+  constructor(
+    server: Server,
+    private readonly o: ResolvedOptions,
+    private readonly metrics: Metrics,
+    private readonly onPeerGone: (peerId: string) => void,
+  ) {
+    this.connectLimiter = new RateLimiter(o.rateLimit.wsConnect);
+    const WsClass = socketClassWithHooks({
+      message: (sock, data, isBinary) => this.onMessage(sock, data, isBinary),
+      error: (_sock, err) => this.onSocketError(err),
+      pong: (sock) => this.onPong(sock),
+      close: (sock) => this.onSocketClose(sock),
+    });
+    this.peerApp = ExpressPeerServer(server, {
+      path: '/',
+      key: PEER_KEY,
+      alive_timeout: o.aliveTimeoutMs,
+      concurrent_limit: o.maxPeers,
+      allow_discovery: false,
+      proxied: o.trustProxy,
+      createWebSocketServer: () => {
+        this.wss = new WebSocketServer({
+          noServer: true,
+          maxPayload: o.maxMessageBytes,
+          perMessageDeflate: false,
+          WebSocket: WsClass,
+        });
+        return this.wss;
+      },
+    });
+    this.peerApp.on('connection', (client) => this.clients.set(client.getId(), client));
+    this.peerApp.on('disconnect', (client) => {
+      const id = client.getId();
+      if (this.clients.get(id) !== client) return;
+      this.clients.delete(id);
+      this.onPeerGone(id);
+    });
+    // Without a listener, peer@1.0.2 re-emits socket errors here and the process crashes.
+    this.peerApp.on('error', (err) => this.o.log(`peerjs error: ${String(err)}`));
+    const pingEvery = Math.max(100, Math.floor(o.aliveTimeoutMs / 3));
+    this.pinger = setInterval(() => this.pingAll(), pingEvery);
+    this.pinger.unref();
+  }
+
+  get peerCount(): number {
+    return this.clients.size;
+  }
+
+  isConnected(peerId: string): boolean {
+    return this.clients.has(peerId);
+  }
+
+  /** Throws unless `peerId` is connected and registered with `token`. */
+  authenticate(peerId: string, token: string): void {
+    const client = this.clients.get(peerId);
+    if (!client) throw new PeerNotConnectedError(peerId);
+    if (!tokensEqual(client.getToken(), token)) throw new InvalidTokenError();
+  }
+
+  /** Handles an HTTP upgrade; everything but the PeerJS websocket path is refused. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => {});
+    const ip = clientIp(req, this.o.trustProxy);
+    const url = new URL(req.url ?? '/', 'http://x');
+    const refuse = (status: number, reason: RejectReason, message: string, retryAfterS?: number): void => {
+      this.metrics.reject(reason);
+      this.o.log(logLine(ip, 'WS', url.pathname, status));
+      refuseUpgrade(socket, status, reason.replace(/^ws_/, '').toUpperCase(), message, retryAfterS);
+    };
+    if (url.pathname !== PEER_WS_PATH || !this.wss) {
+      return refuse(404, 'ws_bad_path', `no websocket endpoint at ${url.pathname}`);
+    }
+    if (this.closing) return refuse(503, 'ws_shutting_down', 'the server is shutting down');
+    const wait = this.connectLimiter.take(ip);
+    if (wait > 0) {
+      const s = Math.ceil(wait);
+      return refuse(429, 'ws_rate_limited', `too many connects; retry after ${s} s`, s);
+    }
+    if ((this.socketsPerIp.get(ip) ?? 0) >= this.o.rateLimit.maxSocketsPerIp) {
+      return refuse(429, 'ws_too_many_sockets', 'too many open websockets from this address', 5);
+    }
+    const wss = this.wss;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      this.o.log(logLine(ip, 'WS', url.pathname, 101));
+      this.onSocket(ws as WosSocket, req, ip, url.searchParams, wss);
+    });
+  }
+
+  /** Closes every websocket with 1001 (going away); resolves when all are gone. */
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.pinger);
+    const wss = this.wss;
+    if (!wss) return;
+    for (const ws of wss.clients) ws.close(CLOSE_GOING_AWAY, 'server shutting down');
+    const deadline = Date.now() + this.o.shutdownTimeoutMs;
+    while (wss.clients.size > 0 && Date.now() < deadline) await sleep(20);
+    for (const ws of wss.clients) ws.terminate();
+    while (wss.clients.size > 0) await sleep(5);
+    wss.close();
+  }
+
+  private onSocket(ws: WosSocket, req: IncomingMessage, ip: string, q: URLSearchParams, wss: WebSocketServer): void {
+    ws.wosIp = ip;
+    ws.wosTokens = this.o.rateLimit.wsMessages.burst;
+    ws.wosTokensAt = Date.now();
+    this.socketsPerIp.set(ip, (this.socketsPerIp.get(ip) ?? 0) + 1);
+    this.metrics.wsConnectionsTotal++;
+    const id = q.get('id');
+    const token = q.get('token');
+    const key = q.get('key');
+    if (!isPeerId(id) || !isToken(token) || !key) {
+      return this.refuseSocket(ws, 'ws_bad_params', badParamsMessage(id, token, key));
+    }
+    if (key !== PEER_KEY) return this.refuseSocket(ws, 'ws_invalid_key', 'Invalid key provided');
+    ws.wosPeerId = id;
+    const existing = this.clients.get(id);
+    if (!existing) {
+      if (this.clients.size >= this.o.maxPeers) this.metrics.reject('ws_server_full');
+      wss.emit('connection', ws, req); // peer registers the client and sends OPEN
+      return;
+    }
+    if (!tokensEqual(existing.getToken(), token)) {
+      this.metrics.reject('ws_id_taken');
+      wss.emit('connection', ws, req); // peer sends ID-TAKEN and closes
+      return;
+    }
+    // Reconnect with the same id and token while peer still holds the old socket.
+    const old = existing.getSocket();
+    existing.setLastPing(Date.now());
+    ws.send(OPEN_TEXT);
+    wss.emit('connection', ws, req); // peer attaches ws to the existing client, flushes its queue
+    if (old && old !== ws) {
+      this.metrics.wsReconnectsTotal++;
+      if (old.readyState === WebSocket.OPEN) {
+        old.send(JSON.stringify({ type: 'ERROR', payload: { msg: 'Replaced by a newer connection with this id' } }));
+        old.close(CLOSE_REPLACED, 'replaced by a newer connection');
+      } else {
+        old.terminate();
+      }
+    }
+  }
+
+  private refuseSocket(ws: WosSocket, reason: RejectReason, msg: string): void {
+    this.metrics.reject(reason);
+    ws.send(JSON.stringify({ type: 'ERROR', payload: { msg } }));
+    ws.close(1008, reason);
+  }
+
+  private onMessage(sock: WosSocket, data: unknown, isBinary: boolean): string | null {
+    // Messages that arrive while the socket is closing (e.g. a replaced socket) are ignored.
+    if (sock.readyState !== WebSocket.OPEN || !sock.wosPeerId) return null;
+    if (!takeInline(sock, this.o.rateLimit.wsMessages, Date.now())) {
+      this.metrics.reject('ws_message_rate_limited');
+      return null;
+    }
+    const verdict = checkClientMessage(data, isBinary);
+    if (!verdict.ok) {
+      this.metrics.reject(verdict.reason);
+      return null;
+    }
+    if (verdict.kind === 'heartbeat') this.metrics.heartbeatsTotal++;
+    else this.metrics.messagesTotal++;
+    return verdict.text;
+  }
+
+  private onSocketError(err: unknown): void {
+    const code = (err as { code?: unknown } | null)?.code;
+    this.metrics.reject(code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'ws_oversized' : 'ws_protocol_error');
+  }
+
+  private onPong(sock: WosSocket): void {
+    const client = this.clients.get(sock.wosPeerId);
+    if (client && client.getSocket() === sock) client.setLastPing(Date.now());
+  }
+
+  private onSocketClose(sock: WosSocket): void {
+    const n = (this.socketsPerIp.get(sock.wosIp) ?? 1) - 1;
+    if (n <= 0) this.socketsPerIp.delete(sock.wosIp);
+    else this.socketsPerIp.set(sock.wosIp, n);
+  }
+
+  private pingAll(): void {
+    this.connectLimiter.sweep();
+    if (!this.wss) return;
+    for (const ws of this.wss.clients) if (ws.readyState === WebSocket.OPEN) ws.ping();
+  }
+}
+
+function badParamsMessage(id: string | null, token: string | null, key: string | null): string {
+  if (!id || !token || !key) return 'No id, token, or key supplied to websocket server';
+  if (!isPeerId(id)) return 'Invalid id: use letters, digits and single " _-" joins, at most 64 characters';
+  return 'Invalid token: use 1-128 characters of A-Z a-z 0-9 _ -';
+}
+
+function refuseUpgrade(socket: Duplex, status: number, code: string, message: string, retryAfterS?: number): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: { code, message } });
+  const extra = retryAfterS === undefined ? '' : `Retry-After: ${retryAfterS}\r\n`;
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`,
+  );
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

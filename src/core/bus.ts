@@ -1,0 +1,285 @@
+import * as v from 'valibot';
+import type { Clock } from './clock.ts';
+import {
+  AbortError,
+  ArgumentError,
+  ClosedError,
+  InvalidMessageError,
+  RemoteError,
+  TimeoutError,
+  UnreachableError,
+  WosError,
+} from './errors.ts';
+import type { Link } from './link.ts';
+import { describeIssues, type Envelope, type Packet } from './wire.ts';
+
+/**
+ * The message bus: typed, schema-validated messages between nodes; one-way sends, broadcasts
+ * to neighbours, and request/response with timeouts and AbortSignal. Direct when a link to the
+ * target exists, otherwise relayed along the next hop learned from membership gossip.
+ * Every message addressed to this node is handled at most once (dedup by message id).
+ */
+export interface Incoming<T> {
+  body: T;
+  from: string;
+  bin: Uint8Array | undefined;
+  /** The neighbour it arrived from (differs from `from` when relayed). */
+  via: string;
+}
+
+/** A handler result that carries a binary attachment. */
+export class WithAttachment {
+  constructor(
+    readonly body: unknown,
+    readonly bin: Uint8Array,
+  ) {}
+}
+
+export interface Response {
+  body: unknown;
+  bin: Uint8Array | undefined;
+  from: string;
+}
+
+export interface RequestOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  bin?: Uint8Array;
+}
+
+type Handler = (msg: Incoming<unknown>) => unknown;
+
+interface Pending {
+  resolve(r: Response): void;
+  reject(e: Error): void;
+}
+
+export interface BusStats {
+  sent: number;
+  received: number;
+  relayed: number;
+  duplicates: number;
+  rejected: Record<string, number>;
+}
+
+const SEEN_LIMIT = 20_000;
+const MAX_TTL = 4;
+
+export class Bus {
+  readonly nodeId: string;
+  readonly #clock: Clock;
+  readonly #links = new Map<string, Link>();
+  readonly #routes = new Map<string, string>();
+  readonly #handlers = new Map<string, { schema: v.GenericSchema; fn: Handler }>();
+  readonly #pending = new Map<string, Pending>();
+  readonly #seen = new Set<string>();
+  #seq = 0;
+  #closed = false;
+  readonly stats: BusStats = { sent: 0, received: 0, relayed: 0, duplicates: 0, rejected: {} };
+  defaultTimeoutMs: number;
+  /** Called for every rejected message, with the neighbour it came from. */
+  onReject: ((from: string, reason: string, detail: string) => void) | undefined;
+
+  constructor(nodeId: string, clock: Clock, defaultTimeoutMs = 5000) {
+    this.nodeId = nodeId;
+    this.#clock = clock;
+    this.defaultTimeoutMs = defaultTimeoutMs;
+  }
+
+  /** Registers the handler for `type`; bodies failing `schema` are rejected before it runs. */
+  handle<S extends v.GenericSchema>(
+    type: string,
+    schema: S,
+    fn: (msg: Incoming<v.InferOutput<S>>) => unknown,
+  ): void {
+    if (this.#handlers.has(type)) throw new ArgumentError(`a handler for '${type}' exists`);
+    this.#handlers.set(type, { schema, fn: fn as Handler });
+  }
+
+  addLink(link: Link): void {
+    const id = link.peer.nodeId;
+    this.#links.set(id, link);
+    link.onPacket = (p) => this.#receive(p, id);
+    link.onReject = (reason, detail) => this.#reject(id, reason, detail);
+  }
+
+  removeLink(nodeId: string, link?: Link): void {
+    if (link && this.#links.get(nodeId) !== link) return;
+    this.#links.delete(nodeId);
+  }
+
+  link(nodeId: string): Link | undefined {
+    return this.#links.get(nodeId);
+  }
+
+  neighbours(): string[] {
+    return [...this.#links.keys()];
+  }
+
+  /** Membership tells the bus which neighbour leads to a node it has no link to. */
+  setRoute(target: string, via: string | undefined): void {
+    if (via === undefined) this.#routes.delete(target);
+    else this.#routes.set(target, via);
+  }
+
+  reachable(target: string): boolean {
+    return this.#next(target) !== undefined;
+  }
+
+  async send(to: string, type: string, body: unknown, bin?: Uint8Array): Promise<void> {
+    await this.#dispatch({ env: this.#env(to, type, body), bin });
+  }
+
+  /** Sends to every neighbour; failures on one link do not affect the others. */
+  async broadcast(type: string, body: unknown, bin?: Uint8Array): Promise<void> {
+    const env = this.#env('*', type, body);
+    const sends = [...this.#links.values()].map((link) => {
+      this.stats.sent++;
+      return link.send({ env, bin });
+    });
+    await Promise.allSettled(sends);
+  }
+
+  request(to: string, type: string, body: unknown, opts: RequestOptions = {}): Promise<Response> {
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    const what = `request '${type}' to ${to}`;
+    if (opts.signal?.aborted) return Promise.reject(new AbortError(what, opts.signal.reason));
+    const env = this.#env(to, type, body);
+    env.q = 1;
+    return new Promise<Response>((resolve, reject) => {
+      const cleanup = (): void => {
+        this.#pending.delete(env.id);
+        this.#clock.clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(new AbortError(what, opts.signal?.reason));
+      };
+      const timer = this.#clock.setTimeout(() => {
+        cleanup();
+        reject(new TimeoutError(what, timeoutMs));
+      }, timeoutMs);
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      this.#pending.set(env.id, {
+        resolve: (r) => {
+          cleanup();
+          resolve(r);
+        },
+        reject: (e) => {
+          cleanup();
+          reject(e);
+        },
+      });
+      this.#dispatch({ env, bin: opts.bin }).catch((e: unknown) => {
+        this.#pending.get(env.id)?.reject(e as Error);
+      });
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const p of this.#pending.values()) p.reject(new ClosedError('the message bus'));
+    this.#pending.clear();
+  }
+
+  #env(to: string, t: string, b: unknown, re?: string): Envelope {
+    const env: Envelope = { id: `${this.nodeId}/${++this.#seq}`, t, f: this.nodeId, to, ttl: MAX_TTL };
+    if (b !== undefined) env.b = b;
+    if (re !== undefined) env.re = re;
+    return env;
+  }
+
+  #next(target: string): Link | undefined {
+    const direct = this.#links.get(target);
+    if (direct) return direct;
+    const via = this.#routes.get(target);
+    return via === undefined ? undefined : this.#links.get(via);
+  }
+
+  async #dispatch(p: Packet): Promise<void> {
+    if (this.#closed) throw new ClosedError('the message bus');
+    if (p.env.to === this.nodeId) {
+      // Local delivery keeps one code path for "run here" and "run there".
+      queueMicrotask(() => this.#receive(p, this.nodeId));
+      return;
+    }
+    const link = this.#next(p.env.to);
+    if (!link) throw new UnreachableError(p.env.to);
+    this.stats.sent++;
+    await link.send(p);
+  }
+
+  #reject(from: string, reason: string, detail: string): void {
+    this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
+    this.onReject?.(from, reason, detail);
+  }
+
+  #receive(p: Packet, via: string): void {
+    const { env } = p;
+    if (via !== this.nodeId && env.to !== '*' && env.to !== this.nodeId) {
+      // Not for us: relay if hops remain.
+      const link = env.ttl > 0 ? this.#next(env.to) : undefined;
+      if (!link || link.peer.nodeId === via) return this.#reject(via, 'unroutable', env.to);
+      this.stats.relayed++;
+      link.send({ env: { ...env, ttl: env.ttl - 1 }, bin: p.bin }).catch(() => {});
+      return;
+    }
+    if (via !== this.nodeId && env.to === '*' && env.f !== via) {
+      return this.#reject(via, 'spoofed', `broadcast from ${via} claims to be from ${env.f}`);
+    }
+    if (this.#seen.has(env.id)) {
+      this.stats.duplicates++;
+      return;
+    }
+    this.#seen.add(env.id);
+    if (this.#seen.size > SEEN_LIMIT) {
+      const first = this.#seen.values().next().value as string;
+      this.#seen.delete(first);
+    }
+    this.stats.received++;
+    if (env.re !== undefined) {
+      const pending = this.#pending.get(env.re);
+      if (!pending) return;
+      if (env.err) pending.reject(new RemoteError(env.err.code, `${env.f}: ${env.err.message}`));
+      else pending.resolve({ body: env.b, bin: p.bin, from: env.f });
+      return;
+    }
+    const h = this.#handlers.get(env.t);
+    if (!h) {
+      this.#reject(via, 'unknown-type', env.t);
+      return this.#replyError(env, new InvalidMessageError(`unknown message type '${env.t}'`));
+    }
+    const r = v.safeParse(h.schema, env.b);
+    if (!r.success) {
+      const err = new InvalidMessageError(`'${env.t}' body: ${describeIssues(r.issues)}`);
+      this.#reject(via, 'invalid', err.message);
+      return this.#replyError(env, err);
+    }
+    let result: unknown;
+    try {
+      result = h.fn({ body: r.output, from: env.f, bin: p.bin, via });
+    } catch (e) {
+      return this.#replyError(env, e);
+    }
+    Promise.resolve(result).then(
+      (out) => {
+        if (env.q !== 1) return;
+        const reply = this.#env(env.f, env.t, out instanceof WithAttachment ? out.body : out, env.id);
+        const bin = out instanceof WithAttachment ? out.bin : undefined;
+        this.#dispatch({ env: reply, bin }).catch(() => {});
+      },
+      (e: unknown) => this.#replyError(env, e),
+    );
+  }
+
+  #replyError(env: Envelope, e: unknown): void {
+    if (env.q !== 1) return;
+    const reply = this.#env(env.f, env.t, undefined, env.id);
+    reply.err =
+      e instanceof WosError
+        ? { code: e.code, message: e.message.slice(0, 2000) }
+        : { code: 'HANDLER_FAILED', message: String(e instanceof Error ? e.message : e).slice(0, 2000) };
+    this.#dispatch({ env: reply }).catch(() => {});
+  }
+}

@@ -1,0 +1,239 @@
+import * as v from 'valibot';
+import { concatBytes, fromBase64Url, toBase64Url, utf8 } from './bytes.ts';
+import type { Clock } from './clock.ts';
+import { HandshakeError, InvalidMessageError, TimeoutError, WosError } from './errors.ts';
+import { FramedChannel } from './framing.ts';
+import { deviceIdOf, deviceOfNode, verifySignature, type DeviceIdentity } from './identity.ts';
+import type { Channel } from './transport.ts';
+import { decodePacket, describeIssues, encodePacket, NodeIdSchema, type Packet } from './wire.ts';
+
+/**
+ * A link is a channel whose peer has proven (1) its node id, by signing the handshake
+ * transcript with the device key the id is derived from, and (2) knowledge of the mesh key, by
+ * an HMAC over the same transcript. Nothing but `hello`, `auth` and `reject` is accepted before.
+ */
+export type NodeKind = 'tab' | 'agent';
+
+export interface LinkPeer {
+  nodeId: string;
+  deviceId: string;
+  kind: NodeKind;
+}
+
+export interface LinkContext {
+  nodeId: string;
+  kind: NodeKind;
+  identity: DeviceIdentity;
+  meshId: string;
+  meshAuthKey: CryptoKey;
+  subtle: SubtleCrypto;
+  random: (n: number) => Uint8Array;
+  clock: Clock;
+  maxMessageBytes: number;
+  handshakeTimeoutMs: number;
+}
+
+export interface Link {
+  readonly peer: LinkPeer;
+  readonly framed: FramedChannel;
+  send(p: Packet): Promise<void>;
+  close(): void;
+  /** Set by the owner after the handshake. */
+  onPacket: ((p: Packet) => void) | undefined;
+  onReject: ((reason: string, detail: string) => void) | undefined;
+  onClose: (() => void) | undefined;
+}
+
+const HelloSchema = v.strictObject({
+  v: v.literal(1),
+  kind: v.picklist(['tab', 'agent']),
+  pub: v.pipe(v.string(), v.length(87)),
+  nonce: v.pipe(v.string(), v.length(43)),
+});
+const AuthSchema = v.strictObject({
+  sig: v.pipe(v.string(), v.maxLength(200)),
+  mac: v.pipe(v.string(), v.length(43)),
+});
+const RejectSchema = v.strictObject({ code: v.string(), message: v.string() });
+
+export class MeshKeyMismatchError extends HandshakeError {
+  constructor(peer: string) {
+    super(
+      'MESH_KEY_MISMATCH',
+      `peer ${peer} does not hold this mesh's key; check that both used the same invite link`,
+    );
+  }
+}
+
+function transcript(ctx: LinkContext, initNonce: string, respNonce: string, ids: string[]) {
+  return utf8(['wos/auth/v1', ctx.meshId, initNonce, respNonce, ...ids].join('|'));
+}
+
+/** Runs the handshake on `channel`; resolves with the admitted link or rejects and closes. */
+export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link> {
+  return new Promise<Link>((resolve, reject) => {
+    const myNonce = toBase64Url(ctx.random(32));
+    let peerHello: (v.InferOutput<typeof HelloSchema> & { nodeId: string }) | undefined;
+    let done = false;
+    const queued: Packet[] = [];
+    let link: Link | undefined;
+    let chain = Promise.resolve();
+    const timer = ctx.clock.setTimeout(
+      () => fail(new TimeoutError('handshake', ctx.handshakeTimeoutMs)),
+      ctx.handshakeTimeoutMs,
+    );
+
+    const fail = (err: WosError): void => {
+      if (done) return;
+      done = true;
+      ctx.clock.clearTimeout(timer);
+      channel.close();
+      reject(err);
+    };
+    const send = (t: string, b: unknown): Promise<void> =>
+      framed.send(
+        encodePacket({
+          env: { id: `${ctx.nodeId}/hs-${t}`, t, f: ctx.nodeId, to: '*', ttl: 0, b },
+        }),
+      );
+
+    const framed = new FramedChannel(channel, {
+      maxMessageBytes: ctx.maxMessageBytes,
+      onMessage: (bytes) => {
+        let p: Packet;
+        try {
+          p = decodePacket(bytes);
+        } catch (e) {
+          if (link) return link.onReject?.('invalid', (e as Error).message);
+          return fail(e as WosError);
+        }
+        if (link) {
+          if (link.onPacket) link.onPacket(p);
+          else queued.push(p);
+          return;
+        }
+        // Handshake steps await crypto; chain them so `auth` never overtakes `hello`.
+        chain = chain
+          .then(() => onHandshake(p))
+          .catch((e: unknown) =>
+            fail(e instanceof WosError ? e : new HandshakeError('HANDSHAKE_FAILED', String(e))),
+          );
+      },
+      onReject: (reason, detail) => {
+        if (link) link.onReject?.(reason, detail);
+        else fail(new InvalidMessageError(`${reason}: ${detail}`));
+      },
+    });
+    channel.onClose = () => {
+      if (link) link.onClose?.();
+      else {
+        // A `reject` may still be in the chain; let it explain the close first.
+        void chain.then(() =>
+          fail(new HandshakeError('CHANNEL_CLOSED', 'the channel closed during the handshake')),
+        );
+      }
+    };
+
+    const onHandshake = async (p: Packet): Promise<void> => {
+      if (p.env.t === 'reject') {
+        const r = v.safeParse(RejectSchema, p.env.b);
+        throw r.success && r.output.code === 'MESH_KEY_MISMATCH'
+          ? new MeshKeyMismatchError(p.env.f)
+          : new HandshakeError('REJECTED', `peer refused the link: ${JSON.stringify(p.env.b)}`);
+      }
+      if (p.env.t === 'hello') {
+        if (peerHello) throw new InvalidMessageError('second hello');
+        const r = v.safeParse(HelloSchema, p.env.b);
+        if (!r.success) throw new InvalidMessageError(`hello: ${describeIssues(r.issues)}`);
+        const pub = fromBase64Url(r.output.pub);
+        if (!v.is(NodeIdSchema, p.env.f)) throw new InvalidMessageError('hello: bad node id');
+        if (deviceOfNode(p.env.f) !== (await deviceIdOf(ctx.subtle, pub))) {
+          throw new HandshakeError('IDENTITY_MISMATCH', `node id ${p.env.f} does not match its key`);
+        }
+        peerHello = { ...r.output, nodeId: p.env.f };
+        const t = ids();
+        const sig = await ctx.identity.sign(concatBytes(utf8('sig|'), t.self));
+        const mac = await ctx.subtle.sign('HMAC', ctx.meshAuthKey, t.self as BufferSource);
+        await send('auth', { sig: toBase64Url(sig), mac: toBase64Url(new Uint8Array(mac)) });
+        return;
+      }
+      if (p.env.t === 'auth') {
+        if (!peerHello) throw new InvalidMessageError('auth before hello');
+        const r = v.safeParse(AuthSchema, p.env.b);
+        if (!r.success) throw new InvalidMessageError(`auth: ${describeIssues(r.issues)}`);
+        const t = ids();
+        const macOk = await ctx.subtle.verify(
+          'HMAC',
+          ctx.meshAuthKey,
+          fromBase64Url(r.output.mac) as BufferSource,
+          t.peer as BufferSource,
+        );
+        if (!macOk) {
+          await send('reject', {
+            code: 'MESH_KEY_MISMATCH',
+            message: 'wrong mesh key',
+          }).catch(() => {});
+          throw new MeshKeyMismatchError(peerHello.nodeId);
+        }
+        const sigOk = await verifySignature(
+          ctx.subtle,
+          fromBase64Url(peerHello.pub),
+          concatBytes(utf8('sig|'), t.peer),
+          fromBase64Url(r.output.sig),
+        );
+        if (!sigOk) throw new HandshakeError('BAD_SIGNATURE', `node ${peerHello.nodeId} signature`);
+        admit();
+        return;
+      }
+      throw new InvalidMessageError(`'${p.env.t}' before the handshake finished`);
+    };
+
+    // Transcripts name the signer's role so a signature cannot be reflected back.
+    const ids = (): { self: Uint8Array; peer: Uint8Array } => {
+      const peer = peerHello!;
+      const [initNonce, respNonce] = channel.initiator
+        ? [myNonce, peer.nonce]
+        : [peer.nonce, myNonce];
+      const [initId, respId] = channel.initiator
+        ? [ctx.nodeId, peer.nodeId]
+        : [peer.nodeId, ctx.nodeId];
+      const role = (initiator: boolean): string => (initiator ? 'initiator' : 'responder');
+      return {
+        self: transcript(ctx, initNonce, respNonce, [initId, respId, role(channel.initiator)]),
+        peer: transcript(ctx, initNonce, respNonce, [initId, respId, role(!channel.initiator)]),
+      };
+    };
+
+    const admit = (): void => {
+      if (done) return;
+      done = true;
+      ctx.clock.clearTimeout(timer);
+      const peer = peerHello!;
+      const l: Link = {
+        peer: { nodeId: peer.nodeId, deviceId: deviceOfNode(peer.nodeId), kind: peer.kind },
+        framed,
+        send: (pk) => framed.send(encodePacket(pk)),
+        close: () => channel.close(),
+        onReject: undefined,
+        onClose: undefined,
+        get onPacket() {
+          return handler;
+        },
+        set onPacket(h) {
+          handler = h;
+          if (h) for (const q of queued.splice(0)) h(q);
+        },
+      };
+      let handler: ((p: Packet) => void) | undefined;
+      link = l;
+      resolve(l);
+    };
+
+    void send('hello', {
+      v: 1,
+      kind: ctx.kind,
+      pub: toBase64Url(ctx.identity.publicKey),
+      nonce: myNonce,
+    }).catch((e: unknown) => fail(new HandshakeError('CHANNEL_CLOSED', String(e))));
+  });
+}

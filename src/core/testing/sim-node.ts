@@ -1,0 +1,36 @@
+import { generateDeviceKeyPair, identityFromKeyPair, newTabId, nodeIdOf } from '../identity.ts';
+import type { NodeKind } from '../link.ts';
+import { MeshNode, type MeshNodeOptions } from '../mesh-node.ts';
+import { emptyResources } from '../resources.ts';
+import type { ManualClock } from './manual-clock.ts';
+import type { MemoryNetwork, MemoryTransport } from './memory-network.ts';
+
+/** WebCrypto whose operations hold the manual clock until they finish. */
+function trackedSubtle(clock: ManualClock): SubtleCrypto {
+  const real = globalThis.crypto.subtle;
+  return new Proxy(real, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) =>
+        clock.track((value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+    },
+  });
+}
+
+/** Builds a MeshNode on an in-memory network, for tests and simulations. */
+export async function createSimNode(
+  net: MemoryNetwork,
+  random: (n: number) => Uint8Array,
+  opts: Omit<MeshNodeOptions, 'kind'> & { kind?: NodeKind },
+): Promise<{ node: MeshNode; transport: MemoryTransport }> {
+  const subtle = trackedSubtle(net.clock as ManualClock);
+  const identity = await identityFromKeyPair(subtle, await generateDeviceKeyPair(subtle));
+  const transport = net.transport(nodeIdOf(identity.deviceId, newTabId(random)));
+  const node = await MeshNode.create(
+    { transport, directory: net.directory(transport.id), identity, subtle, random, clock: net.clock },
+    { kind: 'tab', ...opts },
+  );
+  node.setResources({ ...emptyResources(), cores: 1 + (random(1)[0]! % 16), platform: 'sim' });
+  return { node, transport };
+}

@@ -1,0 +1,15 @@
+import { installNodeWebRtcGlobals } from '../../src/platform/node/webrtc-globals.ts';
+import { PeerServer } from 'peer';
+installNodeWebRtcGlobals();
+const { Peer, util } = await import('peerjs/dist/bundler.mjs' as string);
+console.log(util.browser, util.supports);
+const server = await new Promise<any>((res) => PeerServer({ host: '127.0.0.1', port: 9123, path: '/peerjs' }, res));
+const opts = { host: '127.0.0.1', port: 9123, path: '/peerjs', secure: false, config: { iceServers: [] }, debug: 2 };
+const a = new Peer('nodeA', opts); const b = new Peer(opts);
+await Promise.all([new Promise(r => a.on('open', r)), new Promise(r => b.on('open', r))]);
+console.log('open', a.id, b.id);
+b.on('connection', (c: any) => { c.on('open', () => console.log('b open')); c.on('data', (d: any) => { console.log('b got', c.open, c.dataChannel?.readyState, Object.prototype.toString.call(d), d.constructor.name, d.byteLength); c.send(d); }); });
+const c = a.connect(b.id, { reliable: true, serialization: 'raw' });
+c.on('open', () => { console.log('a open'); c.send(new Uint8Array([1,2,3])); });
+c.on('data', (d: any) => { console.log('a got', d.constructor.name, new Uint8Array(d)); a.destroy(); b.destroy(); server.close(); setTimeout(()=>process.exit(0), 200); });
+c.on('error', (e: any) => console.log('err', e));

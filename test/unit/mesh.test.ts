@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { newMeshKey } from '../../src/core/identity.ts';
+import { MemoryNetwork } from '../../src/core/testing/memory-network.ts';
+import { ManualClock } from '../../src/core/testing/manual-clock.ts';
+import { seededBytes, seededRandom } from '../../src/core/testing/seeded-random.ts';
+import { createSimNode } from '../../src/core/testing/sim-node.ts';
+
+function setup(seed = 1) {
+  const clock = new ManualClock();
+  const rand = seededRandom(seed);
+  const bytes = seededBytes(rand);
+  const net = new MemoryNetwork(clock, { latencyMs: 2, jitterMs: 1, random: rand });
+  const meshKey = newMeshKey(bytes);
+  return { clock, net, bytes, meshKey };
+}
+
+describe('mesh on the in-memory network', () => {
+  it('three nodes join, see each other with resources, and elect one coordinator', async () => {
+    const { clock, net, bytes, meshKey } = setup();
+    const nodes = [];
+    for (let i = 0; i < 3; i++) {
+      const { node } = await createSimNode(net, bytes, { meshKey });
+      void node.start();
+      nodes.push(node);
+      await clock.advance(100);
+    }
+    await clock.advance(3000);
+    const ids = nodes.map((n) => n.id).sort();
+    for (const n of nodes) {
+      expect(n.nodes().map((x) => x.id)).toEqual(ids);
+      expect(n.nodes().every((x) => x.resources?.platform === 'sim')).toBe(true);
+      expect(n.nodes().every((x) => x.state === 'self' || x.state === 'direct')).toBe(true);
+    }
+    const coords = new Set(nodes.map((n) => n.coordinator()));
+    expect(coords.size).toBe(1);
+    expect(ids).toContain([...coords][0]);
+  });
+
+  it('a goodbye removes a node within 1 s; a crash within 5 s; a new coordinator takes over', async () => {
+    const { clock, net, bytes, meshKey } = setup(2);
+    const made = [];
+    for (let i = 0; i < 4; i++) {
+      const m = await createSimNode(net, bytes, { meshKey });
+      void m.node.start();
+      made.push(m);
+      await clock.advance(50);
+    }
+    await clock.advance(3000);
+    const leaver = made[0]!;
+    const closing = leaver.node.close({ goodbye: true });
+    await clock.advance(1000);
+    await closing;
+    for (const m of made.slice(1)) {
+      expect(m.node.nodes().map((n) => n.id)).not.toContain(leaver.node.id);
+    }
+    const rest = made.slice(1);
+    const coord = rest[0]!.node.coordinator()!;
+    const victim = rest.find((m) => m.node.id === coord)!;
+    victim.transport.crash();
+    const survivors = rest.filter((m) => m !== victim);
+    await clock.advance(5000);
+    for (const m of survivors) {
+      expect(m.node.nodes().map((n) => n.id)).not.toContain(coord);
+      expect(m.node.coordinator()).toBeDefined();
+      expect(m.node.coordinator()).not.toBe(coord);
+    }
+    expect(new Set(survivors.map((m) => m.node.coordinator())).size).toBe(1);
+  });
+
+  it('refuses a node that does not hold the mesh key', async () => {
+    const { clock, net, bytes, meshKey } = setup(3);
+    const good = await createSimNode(net, bytes, { meshKey });
+    void good.node.start();
+    await clock.advance(100);
+    const errors: string[] = [];
+    const bad = await createSimNode(net, bytes, {
+      meshKey: newMeshKey(bytes),
+      directoryMeshId: good.node.meshId,
+    });
+    bad.node.on('error', (e) => errors.push(e.code));
+    void bad.node.start();
+    await clock.advance(2000);
+    expect(errors).toContain('MESH_KEY_MISMATCH');
+    expect(good.node.nodes().map((n) => n.id)).toEqual([good.node.id]);
+    expect(bad.node.nodes().map((n) => n.id)).toEqual([bad.node.id]);
+  });
+
+  it('relays through a member when two nodes have no direct channel', async () => {
+    const { clock, net, bytes, meshKey } = setup(4);
+    const ms = [];
+    for (let i = 0; i < 3; i++) {
+      const m = await createSimNode(net, bytes, { meshKey });
+      void m.node.start();
+      ms.push(m);
+      await clock.advance(50);
+    }
+    await clock.advance(2000);
+    const [a, b, c] = ms.map((m) => m.node) as [typeof ms[0]['node'], typeof ms[0]['node'], typeof ms[0]['node']];
+    // Cut a<->c only: both still reach b.
+    net.cut(a.id, c.id);
+    expect(net.connected(a.id, c.id)).toBe(false);
+    await clock.advance(10_000);
+    expect(a.bus.link(c.id)).toBeUndefined();
+    expect(a.nodes().find((n) => n.id === c.id)?.state).toBe('relayed');
+    const rtt = a.rtt.ping(c.id);
+    await clock.advance(100);
+    await expect(rtt).resolves.toBeGreaterThan(0);
+  });
+});
