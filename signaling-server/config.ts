@@ -94,9 +94,17 @@ export const DEFAULTS = {
 const IceServersSchema = v.array(
   v.object({
     urls: v.union([
-      v.pipe(v.string(), v.regex(/^(stun|stuns|turn|turns):/, 'ICE url must start with stun: or turn:')),
       v.pipe(
-        v.array(v.pipe(v.string(), v.regex(/^(stun|stuns|turn|turns):/, 'ICE url must start with stun: or turn:'))),
+        v.string(),
+        v.regex(/^(stun|stuns|turn|turns):/, 'ICE url must start with stun: or turn:'),
+      ),
+      v.pipe(
+        v.array(
+          v.pipe(
+            v.string(),
+            v.regex(/^(stun|stuns|turn|turns):/, 'ICE url must start with stun: or turn:'),
+          ),
+        ),
         v.minLength(1),
       ),
     ]),
@@ -107,7 +115,8 @@ const IceServersSchema = v.array(
 
 export function parseIceServers(value: unknown, source: string): IceServer[] {
   const r = v.safeParse(IceServersSchema, value);
-  if (!r.success) throw new ConfigError(`${source}: invalid ICE servers: ${describeIssues(r.issues)}`);
+  if (!r.success)
+    throw new ConfigError(`${source}: invalid ICE servers: ${describeIssues(r.issues)}`);
   return r.output;
 }
 
@@ -124,7 +133,8 @@ export function iceServersFromEnv(env: NodeJS.ProcessEnv): IceServer[] {
 }
 
 function positive(name: string, value: number, min = 1): number {
-  if (!Number.isFinite(value) || value < min) throw new ConfigError(`${name} must be a number >= ${min}, got ${value}`);
+  if (!Number.isFinite(value) || value < min)
+    throw new ConfigError(`${name} must be a number >= ${min}, got ${value}`);
   return value;
 }
 
@@ -135,73 +145,46 @@ function rate(name: string, spec: RateSpec): RateSpec {
   };
 }
 
-export function resolveOptions(o: WosServerOptions, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+export function resolveOptions(
+  o: WosServerOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedOptions {
   const rl = o.rateLimit ?? {};
   const port = o.port ?? DEFAULTS.port;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`port must be 0-65535, got ${port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`port must be 0-65535, got ${port}`);
   return {
     port,
     host: o.host ?? DEFAULTS.host,
     staticDir: path.resolve(o.staticDir ?? DEFAULTS.staticDir),
-    iceServers: o.iceServers ? parseIceServers(o.iceServers, 'iceServers option') : iceServersFromEnv(env),
+    iceServers: o.iceServers
+      ? parseIceServers(o.iceServers, 'iceServers option')
+      : iceServersFromEnv(env),
     aliveTimeoutMs: positive('aliveTimeoutMs', o.aliveTimeoutMs ?? DEFAULTS.aliveTimeoutMs, 100),
     rateLimit: {
       api: rate('rateLimit.api', rl.api ?? DEFAULTS.rateLimit.api),
       wsConnect: rate('rateLimit.wsConnect', rl.wsConnect ?? DEFAULTS.rateLimit.wsConnect),
       wsMessages: rate('rateLimit.wsMessages', rl.wsMessages ?? DEFAULTS.rateLimit.wsMessages),
-      maxSocketsPerIp: positive('rateLimit.maxSocketsPerIp', rl.maxSocketsPerIp ?? DEFAULTS.rateLimit.maxSocketsPerIp),
+      maxSocketsPerIp: positive(
+        'rateLimit.maxSocketsPerIp',
+        rl.maxSocketsPerIp ?? DEFAULTS.rateLimit.maxSocketsPerIp,
+      ),
     },
     maxBodyBytes: positive('maxBodyBytes', o.maxBodyBytes ?? DEFAULTS.maxBodyBytes, 64),
-    maxMessageBytes: positive('maxMessageBytes', o.maxMessageBytes ?? DEFAULTS.maxMessageBytes, 1024),
+    maxMessageBytes: positive(
+      'maxMessageBytes',
+      o.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
+      1024,
+    ),
     maxPeers: positive('maxPeers', o.maxPeers ?? DEFAULTS.maxPeers),
     maxPeersPerMesh: positive('maxPeersPerMesh', o.maxPeersPerMesh ?? DEFAULTS.maxPeersPerMesh),
     maxMeshesPerPeer: positive('maxMeshesPerPeer', o.maxMeshesPerPeer ?? DEFAULTS.maxMeshesPerPeer),
     trustProxy: o.trustProxy ?? false,
-    shutdownTimeoutMs: positive('shutdownTimeoutMs', o.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs, 0),
+    shutdownTimeoutMs: positive(
+      'shutdownTimeoutMs',
+      o.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,
+      0,
+    ),
     log: o.log ?? (() => {}),
   };
-}
-
-/**
- * Server options from environment variables (used by the CLI; flags override them):
- * `WOS_STATIC_DIR`, `WOS_ALIVE_TIMEOUT_MS`, `WOS_API_RATE`/`WOS_API_BURST`,
- * `WOS_WS_RATE`/`WOS_WS_BURST` (connects per IP), `WOS_WS_MSG_RATE`/`WOS_WS_MSG_BURST` (per
- * socket), `WOS_WS_MAX_PER_IP`, `WOS_MAX_PEERS`, `WOS_MAX_BODY_BYTES`, `WOS_MAX_MESSAGE_BYTES`,
- * `WOS_TRUST_PROXY=1`. (`WOS_ICE_SERVERS` is read by `resolveOptions` itself.)
- */
-export function optionsFromEnv(env: NodeJS.ProcessEnv): WosServerOptions {
-  const num = (name: string): number | undefined => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return undefined;
-    const n = Number(raw);
-    if (!Number.isFinite(n)) throw new ConfigError(`${name} must be a number, got ${JSON.stringify(raw)}`);
-    return n;
-  };
-  const spec = (rateName: string, burstName: string, d: RateSpec): RateSpec | undefined => {
-    const r = num(rateName);
-    const b = num(burstName);
-    return r === undefined && b === undefined ? undefined : { ratePerSec: r ?? d.ratePerSec, burst: b ?? d.burst };
-  };
-  const o: WosServerOptions = {};
-  if (env.WOS_STATIC_DIR) o.staticDir = env.WOS_STATIC_DIR;
-  const alive = num('WOS_ALIVE_TIMEOUT_MS');
-  if (alive !== undefined) o.aliveTimeoutMs = alive;
-  const rl: RateLimitOptions = {};
-  const api = spec('WOS_API_RATE', 'WOS_API_BURST', DEFAULTS.rateLimit.api);
-  if (api) rl.api = api;
-  const ws = spec('WOS_WS_RATE', 'WOS_WS_BURST', DEFAULTS.rateLimit.wsConnect);
-  if (ws) rl.wsConnect = ws;
-  const msg = spec('WOS_WS_MSG_RATE', 'WOS_WS_MSG_BURST', DEFAULTS.rateLimit.wsMessages);
-  if (msg) rl.wsMessages = msg;
-  const perIp = num('WOS_WS_MAX_PER_IP');
-  if (perIp !== undefined) rl.maxSocketsPerIp = perIp;
-  o.rateLimit = rl;
-  const maxPeers = num('WOS_MAX_PEERS');
-  if (maxPeers !== undefined) o.maxPeers = maxPeers;
-  const body = num('WOS_MAX_BODY_BYTES');
-  if (body !== undefined) o.maxBodyBytes = body;
-  const msgBytes = num('WOS_MAX_MESSAGE_BYTES');
-  if (msgBytes !== undefined) o.maxMessageBytes = msgBytes;
-  if (env.WOS_TRUST_PROXY === '1' || env.WOS_TRUST_PROXY === 'true') o.trustProxy = true;
-  return o;
 }

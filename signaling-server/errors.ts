@@ -35,7 +35,11 @@ export class MalformedJsonError extends ServerError {
 /** A POST without `Content-Type: application/json`. */
 export class UnsupportedMediaTypeError extends ServerError {
   constructor() {
-    super('UNSUPPORTED_MEDIA_TYPE', 415, 'send the body as JSON with Content-Type: application/json');
+    super(
+      'UNSUPPORTED_MEDIA_TYPE',
+      415,
+      'send the body as JSON with Content-Type: application/json',
+    );
   }
 }
 

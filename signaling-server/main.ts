@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { optionsFromEnv } from './config.ts';
+import { optionsFromEnv } from './env-options.ts';
 import { ServerError } from './errors.ts';
 import { createWosServer } from './server.ts';
 
@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   }
   const rawPort = values.port ?? process.env.PORT ?? '8080';
   const port = Number(rawPort);
-  if (!/^\d+$/.test(rawPort) || port > 65535) throw new Error(`invalid port ${JSON.stringify(rawPort)}`);
+  if (!/^\d+$/.test(rawPort) || port > 65535)
+    throw new Error(`invalid port ${JSON.stringify(rawPort)}`);
   const env = optionsFromEnv(process.env);
   const server = await createWosServer({
     ...env,

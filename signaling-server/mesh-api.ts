@@ -47,7 +47,9 @@ export function meshApi(d: MeshApiDeps): Router {
   });
   const json = express.json({ limit: d.maxBodyBytes, strict: true });
   r.use((req, res, next) => {
-    json(req, res, (err?: unknown) => next(err === undefined ? undefined : bodyError(err, d.maxBodyBytes)));
+    json(req, res, (err?: unknown) =>
+      next(err === undefined ? undefined : bodyError(err, d.maxBodyBytes)),
+    );
   });
 
   r.post('/mesh/:meshId/join', (req, res) => {

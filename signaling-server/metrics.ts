@@ -118,7 +118,12 @@ export class Metrics {
     one('wos_meshes', 'gauge', 'Meshes with at least one member.', s.meshes);
     one('wos_mesh_memberships', 'gauge', 'Peer-in-mesh memberships.', s.memberships);
     one('wos_messages_total', 'counter', 'PeerJS signaling messages relayed.', s.messagesTotal);
-    one('wos_heartbeats_total', 'counter', 'PeerJS HEARTBEAT messages received.', s.heartbeatsTotal);
+    one(
+      'wos_heartbeats_total',
+      'counter',
+      'PeerJS HEARTBEAT messages received.',
+      s.heartbeatsTotal,
+    );
     one('wos_ws_connections_total', 'counter', 'PeerJS websockets accepted.', s.wsConnectionsTotal);
     one(
       'wos_ws_reconnects_total',

@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ExpressPeerServer, type IClient } from 'peer';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -8,8 +8,9 @@ import { InvalidTokenError, PeerNotConnectedError } from './errors.ts';
 import { isPeerId, isToken, tokensEqual } from './ids.ts';
 import type { Metrics, RejectReason } from './metrics.ts';
 import { checkClientMessage } from './peer-messages.ts';
-import { RateLimiter, takeInline } from './rate-limit.ts';
+import { takeInline } from './rate-limit.ts';
 import { logLine } from './request-log.ts';
+import { badParamsMessage, UpgradeGate } from './upgrade-gate.ts';
 import { socketClassWithHooks, type WosSocket } from './ws-guard.ts';
 
 export const PEER_PATH = '/peerjs';
@@ -34,8 +35,7 @@ const OPEN_TEXT = JSON.stringify({ type: 'OPEN' });
 export class PeerGateway {
   readonly peerApp: ReturnType<typeof ExpressPeerServer>;
   private readonly clients = new Map<string, IClient>();
-  private readonly socketsPerIp = new Map<string, number>();
-  private readonly connectLimiter: RateLimiter;
+  private readonly gate: UpgradeGate;
   private readonly pinger: NodeJS.Timeout;
   private wss: WebSocketServer | undefined;
   private closing = false;
@@ -46,7 +46,7 @@ export class PeerGateway {
     private readonly metrics: Metrics,
     private readonly onPeerGone: (peerId: string) => void,
   ) {
-    this.connectLimiter = new RateLimiter(o.rateLimit.wsConnect);
+    this.gate = new UpgradeGate(o.rateLimit, metrics, o.log);
     const WsClass = socketClassWithHooks({
       message: (sock, data, isBinary) => this.onMessage(sock, data, isBinary),
       error: (_sock, err) => this.onSocketError(err),
@@ -104,23 +104,8 @@ export class PeerGateway {
     socket.on('error', () => {});
     const ip = clientIp(req, this.o.trustProxy);
     const url = new URL(req.url ?? '/', 'http://x');
-    const refuse = (status: number, reason: RejectReason, message: string, retryAfterS?: number): void => {
-      this.metrics.reject(reason);
-      this.o.log(logLine(ip, 'WS', url.pathname, status));
-      refuseUpgrade(socket, status, reason.replace(/^ws_/, '').toUpperCase(), message, retryAfterS);
-    };
-    if (url.pathname !== PEER_WS_PATH || !this.wss) {
-      return refuse(404, 'ws_bad_path', `no websocket endpoint at ${url.pathname}`);
-    }
-    if (this.closing) return refuse(503, 'ws_shutting_down', 'the server is shutting down');
-    const wait = this.connectLimiter.take(ip);
-    if (wait > 0) {
-      const s = Math.ceil(wait);
-      return refuse(429, 'ws_rate_limited', `too many connects; retry after ${s} s`, s);
-    }
-    if ((this.socketsPerIp.get(ip) ?? 0) >= this.o.rateLimit.maxSocketsPerIp) {
-      return refuse(429, 'ws_too_many_sockets', 'too many open websockets from this address', 5);
-    }
+    const ready = url.pathname === PEER_WS_PATH && this.wss !== undefined;
+    if (!this.gate.admit(socket, ip, url.pathname, ready, this.closing) || !this.wss) return;
     const wss = this.wss;
     wss.handleUpgrade(req, socket, head, (ws) => {
       this.o.log(logLine(ip, 'WS', url.pathname, 101));
@@ -142,11 +127,17 @@ export class PeerGateway {
     wss.close();
   }
 
-  private onSocket(ws: WosSocket, req: IncomingMessage, ip: string, q: URLSearchParams, wss: WebSocketServer): void {
+  private onSocket(
+    ws: WosSocket,
+    req: IncomingMessage,
+    ip: string,
+    q: URLSearchParams,
+    wss: WebSocketServer,
+  ): void {
     ws.wosIp = ip;
     ws.wosTokens = this.o.rateLimit.wsMessages.burst;
     ws.wosTokensAt = Date.now();
-    this.socketsPerIp.set(ip, (this.socketsPerIp.get(ip) ?? 0) + 1);
+    this.gate.opened(ip);
     this.metrics.wsConnectionsTotal++;
     const id = q.get('id');
     const token = q.get('token');
@@ -175,7 +166,12 @@ export class PeerGateway {
     if (old && old !== ws) {
       this.metrics.wsReconnectsTotal++;
       if (old.readyState === WebSocket.OPEN) {
-        old.send(JSON.stringify({ type: 'ERROR', payload: { msg: 'Replaced by a newer connection with this id' } }));
+        old.send(
+          JSON.stringify({
+            type: 'ERROR',
+            payload: { msg: 'Replaced by a newer connection with this id' },
+          }),
+        );
         old.close(CLOSE_REPLACED, 'replaced by a newer connection');
       } else {
         old.terminate();
@@ -208,7 +204,9 @@ export class PeerGateway {
 
   private onSocketError(err: unknown): void {
     const code = (err as { code?: unknown } | null)?.code;
-    this.metrics.reject(code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'ws_oversized' : 'ws_protocol_error');
+    this.metrics.reject(
+      code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'ws_oversized' : 'ws_protocol_error',
+    );
   }
 
   private onPong(sock: WosSocket): void {
@@ -217,36 +215,14 @@ export class PeerGateway {
   }
 
   private onSocketClose(sock: WosSocket): void {
-    const n = (this.socketsPerIp.get(sock.wosIp) ?? 1) - 1;
-    if (n <= 0) this.socketsPerIp.delete(sock.wosIp);
-    else this.socketsPerIp.set(sock.wosIp, n);
+    this.gate.closed(sock.wosIp);
   }
 
   private pingAll(): void {
-    this.connectLimiter.sweep();
+    this.gate.sweep();
     if (!this.wss) return;
     for (const ws of this.wss.clients) if (ws.readyState === WebSocket.OPEN) ws.ping();
   }
-}
-
-function badParamsMessage(id: string | null, token: string | null, key: string | null): string {
-  if (!id || !token || !key) return 'No id, token, or key supplied to websocket server';
-  if (!isPeerId(id)) return 'Invalid id: use letters, digits and single " _-" joins, at most 64 characters';
-  return 'Invalid token: use 1-128 characters of A-Z a-z 0-9 _ -';
-}
-
-function refuseUpgrade(socket: Duplex, status: number, code: string, message: string, retryAfterS?: number): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const body = JSON.stringify({ error: { code, message } });
-  const extra = retryAfterS === undefined ? '' : `Retry-After: ${retryAfterS}\r\n`;
-  socket.once('finish', () => socket.destroy());
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`,
-  );
 }
 
 function sleep(ms: number): Promise<void> {

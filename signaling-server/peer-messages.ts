@@ -21,8 +21,7 @@ const RelaySchema = v.object({
 const HEARTBEAT_TEXT = '{"type":"HEARTBEAT"}';
 
 export type ClientMessageVerdict =
-  | { ok: true; kind: 'heartbeat' | 'relay'; text: string }
-  | { ok: false; reason: RejectReason };
+  { ok: true; kind: 'heartbeat' | 'relay'; text: string } | { ok: false; reason: RejectReason };
 
 export function checkClientMessage(data: unknown, isBinary: boolean): ClientMessageVerdict {
   if (isBinary) return { ok: false, reason: 'ws_binary' };
@@ -42,7 +41,8 @@ export function checkClientMessage(data: unknown, isBinary: boolean): ClientMess
     return { ok: false, reason: 'ws_bad_message' };
   }
   const type = (json as { type?: unknown }).type;
-  if (typeof type !== 'string' || !CLIENT_TYPES.has(type)) return { ok: false, reason: 'ws_unknown_type' };
+  if (typeof type !== 'string' || !CLIENT_TYPES.has(type))
+    return { ok: false, reason: 'ws_unknown_type' };
   if (type === 'HEARTBEAT') return { ok: true, kind: 'heartbeat', text: HEARTBEAT_TEXT };
   const r = v.safeParse(RelaySchema, json);
   if (!r.success) return { ok: false, reason: 'ws_bad_message' };

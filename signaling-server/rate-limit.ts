@@ -23,7 +23,9 @@ export class RateLimiter {
 
   constructor(spec: RateSpec, options: { now?: () => number; maxKeys?: number } = {}) {
     if (!(spec.ratePerSec > 0) || !(spec.burst >= 1)) {
-      throw new RangeError(`rate limit needs ratePerSec > 0 and burst >= 1, got ${JSON.stringify(spec)}`);
+      throw new RangeError(
+        `rate limit needs ratePerSec > 0 and burst >= 1, got ${JSON.stringify(spec)}`,
+      );
     }
     this.spec = spec;
     this.now = options.now ?? Date.now;
@@ -81,7 +83,10 @@ export interface InlineBucket {
 }
 
 export function takeInline(b: InlineBucket, spec: RateSpec, now: number): boolean {
-  b.wosTokens = Math.min(spec.burst, b.wosTokens + ((now - b.wosTokensAt) / 1000) * spec.ratePerSec);
+  b.wosTokens = Math.min(
+    spec.burst,
+    b.wosTokens + ((now - b.wosTokensAt) / 1000) * spec.ratePerSec,
+  );
   b.wosTokensAt = now;
   if (b.wosTokens >= 1) {
     b.wosTokens -= 1;

@@ -8,7 +8,13 @@ import type { Metrics } from './metrics.ts';
  * The query string is never logged (the PeerJS websocket URL carries the token in it), and URL
  * fragments never reach a server. Request bodies (which carry tokens) are never logged.
  */
-export function logLine(ip: string, method: string, url: string, status: number, ms?: number): string {
+export function logLine(
+  ip: string,
+  method: string,
+  url: string,
+  status: number,
+  ms?: number,
+): string {
   const time = ms === undefined ? '' : ` ${ms.toFixed(1)}ms`;
   return `${new Date().toISOString()} ${ip} ${method} ${pathOnly(url)} ${status}${time}`;
 }
@@ -17,8 +23,12 @@ export function logLine(ip: string, method: string, url: string, status: number,
 export function pathOnly(url: string): string {
   const cut = url.search(/[?#]/);
   const path = cut === -1 ? url : url.slice(0, cut);
-  // eslint-disable-next-line no-control-regex
-  return path.replace(/[\x00-\x20\x7f]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  let out = '';
+  for (const c of path) {
+    const n = c.charCodeAt(0);
+    out += n <= 0x20 || n === 0x7f ? `%${n.toString(16).padStart(2, '0')}` : c;
+  }
+  return out;
 }
 
 export function requestLogger(
@@ -31,7 +41,15 @@ export function requestLogger(
     const start = performance.now();
     res.once('close', () => {
       const status = res.headersSent ? res.statusCode : 499;
-      log(logLine(clientIp(req, trustProxy), req.method, req.originalUrl, status, performance.now() - start));
+      log(
+        logLine(
+          clientIp(req, trustProxy),
+          req.method,
+          req.originalUrl,
+          status,
+          performance.now() - start,
+        ),
+      );
     });
     next();
   };

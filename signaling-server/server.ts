@@ -57,11 +57,17 @@ export async function createWosServer(options: WosServerOptions = {}): Promise<W
   app.get('/healthz', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
     if (closing) throw new ShuttingDownError();
-    res.json({ ok: true, uptimeS: metrics.uptimeS(), peers: gateway.peerCount, meshes: directory.meshCount });
+    res.json({
+      ok: true,
+      uptimeS: metrics.uptimeS(),
+      peers: gateway.peerCount,
+      meshes: directory.meshCount,
+    });
   });
   app.get('/metrics', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    res.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render());
+    res.setHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8');
+    res.end(metrics.render());
   });
   app.get('/config', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
@@ -69,7 +75,13 @@ export async function createWosServer(options: WosServerOptions = {}): Promise<W
   });
   app.use(
     '/api',
-    meshApi({ directory, gateway, limiter: apiLimiter, maxBodyBytes: o.maxBodyBytes, trustProxy: o.trustProxy }),
+    meshApi({
+      directory,
+      gateway,
+      limiter: apiLimiter,
+      maxBodyBytes: o.maxBodyBytes,
+      trustProxy: o.trustProxy,
+    }),
   );
   app.use(PEER_PATH, gateway.peerApp);
   app.use(staticFiles(o.staticDir, ['/api', PEER_PATH, '/config', '/healthz', '/metrics']));
@@ -113,6 +125,8 @@ export async function createWosServer(options: WosServerOptions = {}): Promise<W
 }
 
 function errorHandler(metrics: Metrics, log: (line: string) => void): ErrorRequestHandler {
+  // Express recognises error handlers by their four parameters.
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   return (err: unknown, _req, res, _next) => {
     let e: ServerError;
     if (err instanceof ServerError) e = err;
@@ -121,9 +135,11 @@ function errorHandler(metrics: Metrics, log: (line: string) => void): ErrorReque
       e = new ServerError('INTERNAL', 500, 'internal server error');
     }
     const reason = e.code.toLowerCase();
-    if ((REJECT_REASONS as readonly string[]).includes(reason)) metrics.reject(reason as RejectReason);
+    if ((REJECT_REASONS as readonly string[]).includes(reason))
+      metrics.reject(reason as RejectReason);
     if (res.headersSent) return void res.end();
-    if ('retryAfterS' in e && typeof e.retryAfterS === 'number') res.setHeader('Retry-After', String(e.retryAfterS));
+    if ('retryAfterS' in e && typeof e.retryAfterS === 'number')
+      res.setHeader('Retry-After', String(e.retryAfterS));
     res.status(e.status).json(e.toJSON());
   };
 }

@@ -31,8 +31,7 @@ export interface SocketHooks {
 
 export function socketClassWithHooks(hooks: SocketHooks): typeof WosSocket {
   return class GuardedSocket extends WosSocket {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    override emit(event: string | symbol, ...args: any[]): boolean {
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
       switch (event) {
         case 'message': {
           const text = hooks.message(this, args[0], args[1] === true);

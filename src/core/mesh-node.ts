@@ -9,7 +9,8 @@ import { Membership, type MembershipOptions } from './membership.ts';
 import { Registry } from './registry.ts';
 import type { Resources } from './resources.ts';
 import { RttTracker } from './rtt-tracker.ts';
-import type { Channel, Directory, Transport } from './transport.ts';
+import { serveThroughputProbe } from './throughput-probe.ts';
+import type { Channel, Directory, Transport, TransportStatus } from './transport.ts';
 
 /**
  * A node of a mesh: admits peers that prove the mesh key, keeps a direct link to every member
@@ -60,6 +61,7 @@ export class MeshNode extends Emitter<{
   nodes: NodeInfo[];
   error: WosError;
   coordinator: { coordinator: string | undefined; term: Term | undefined };
+  status: TransportStatus;
 }> {
   readonly id: string;
   readonly meshId: string;
@@ -94,6 +96,7 @@ export class MeshNode extends Emitter<{
       debounceMs: 30,
     });
     this.rtt = new RttTracker(this.bus, c.clock, o.pingMs ?? 2000);
+    serveThroughputProbe(this.bus);
     this.#linkCtx = {
       nodeId: this.id,
       kind: o.kind,
@@ -122,7 +125,9 @@ export class MeshNode extends Emitter<{
     });
     c.transport.onChannel = (ch) => this.#accept(ch);
     c.transport.onStatus = (s) => {
+      // Back from a signaling outage: the server's directory may have restarted empty.
       if (s === 'online') void this.#rediscover();
+      this.emit('status', s);
     };
     this.#rediscoverMs = o.rediscoverMs ?? 5000;
   }

@@ -23,11 +23,17 @@ describe('mesh directory HTTP API', () => {
 
     const list = await fetch(`${s.base}/api/mesh/${m}/peers`);
     expect(await list.json()).toEqual({ v: 1, peers: ['ann', 'ben'] });
-    expect(await (await fetch(`${s.base}/api/mesh/${meshId('other')}/peers`)).json()).toEqual({ v: 1, peers: [] });
+    expect(await (await fetch(`${s.base}/api/mesh/${meshId('other')}/peers`)).json()).toEqual({
+      v: 1,
+      peers: [],
+    });
 
     const leave = await postJson(s.base, `/api/mesh/${m}/leave`, { peerId: 'ann', token: a.token });
     expect(leave.status).toBe(204);
-    expect(await (await fetch(`${s.base}/api/mesh/${m}/peers`)).json()).toEqual({ v: 1, peers: ['ben'] });
+    expect(await (await fetch(`${s.base}/api/mesh/${m}/peers`)).json()).toEqual({
+      v: 1,
+      peers: ['ben'],
+    });
     expect(s.metrics()).toMatchObject({ meshes: 1, memberships: 1 });
   });
 
@@ -35,19 +41,33 @@ describe('mesh directory HTTP API', () => {
     const s = await startServer();
     const m = meshId('auth');
     await PeerClient.connect(s, 'cat', 'right-token');
-    const wrong = await postJson(s.base, `/api/mesh/${m}/join`, { peerId: 'cat', token: 'wrong-token' });
+    const wrong = await postJson(s.base, `/api/mesh/${m}/join`, {
+      peerId: 'cat',
+      token: 'wrong-token',
+    });
     expect(wrong.status).toBe(403);
     expect(await errorCode(wrong)).toBe('INVALID_TOKEN');
-    const ghost = await postJson(s.base, `/api/mesh/${m}/join`, { peerId: 'ghost', token: 'whatever' });
+    const ghost = await postJson(s.base, `/api/mesh/${m}/join`, {
+      peerId: 'ghost',
+      token: 'whatever',
+    });
     expect(ghost.status).toBe(409);
     expect(await errorCode(ghost)).toBe('PEER_NOT_CONNECTED');
     // leave with a wrong token cannot kick a member out
     await postJson(s.base, `/api/mesh/${m}/join`, { peerId: 'cat', token: 'right-token' });
-    const kick = await postJson(s.base, `/api/mesh/${m}/leave`, { peerId: 'cat', token: 'wrong-token' });
+    const kick = await postJson(s.base, `/api/mesh/${m}/leave`, {
+      peerId: 'cat',
+      token: 'wrong-token',
+    });
     expect(kick.status).toBe(403);
-    expect(await (await fetch(`${s.base}/api/mesh/${m}/peers`)).json()).toEqual({ v: 1, peers: ['cat'] });
+    expect(await (await fetch(`${s.base}/api/mesh/${m}/peers`)).json()).toEqual({
+      v: 1,
+      peers: ['cat'],
+    });
     // leave for a disconnected id is a no-op 204
-    expect((await postJson(s.base, `/api/mesh/${m}/leave`, { peerId: 'ghost', token: 'x' })).status).toBe(204);
+    expect(
+      (await postJson(s.base, `/api/mesh/${m}/leave`, { peerId: 'ghost', token: 'x' })).status,
+    ).toBe(204);
     expect(s.metrics().rejects).toMatchObject({ invalid_token: 2, peer_not_connected: 1 });
   });
 
@@ -56,14 +76,25 @@ describe('mesh directory HTTP API', () => {
     await PeerClient.connect(s, 'dan');
     const good = meshId('v');
     const cases: [string, unknown, number, string, Record<string, string>?][] = [
-      [`/api/mesh/${good.toUpperCase()}/join`, { peerId: 'dan', token: 'tok-dan' }, 400, 'BAD_REQUEST'],
+      [
+        `/api/mesh/${good.toUpperCase()}/join`,
+        { peerId: 'dan', token: 'tok-dan' },
+        400,
+        'BAD_REQUEST',
+      ],
       [`/api/mesh/${good.slice(1)}/join`, { peerId: 'dan', token: 'tok-dan' }, 400, 'BAD_REQUEST'],
       [`/api/mesh/${good}/join`, { peerId: 'dan' }, 400, 'BAD_REQUEST'],
       [`/api/mesh/${good}/join`, { peerId: 'd'.repeat(65), token: 't' }, 400, 'BAD_REQUEST'],
       [`/api/mesh/${good}/join`, { peerId: 'dan', token: 'has space' }, 400, 'BAD_REQUEST'],
       [`/api/mesh/${good}/join`, [1, 2], 400, 'BAD_REQUEST'],
       [`/api/mesh/${good}/join`, '{"peerId": ', 400, 'MALFORMED_JSON'],
-      [`/api/mesh/${good}/join`, 'peerId=dan', 415, 'UNSUPPORTED_MEDIA_TYPE', { 'content-type': 'text/plain' }],
+      [
+        `/api/mesh/${good}/join`,
+        'peerId=dan',
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        { 'content-type': 'text/plain' },
+      ],
       [`/api/mesh/${good}/nope`, {}, 404, 'NOT_FOUND'],
     ];
     for (const [p, body, status, code, headers] of cases) {
@@ -75,7 +106,11 @@ describe('mesh directory HTTP API', () => {
     }
     const badGet = await fetch(`${s.base}/api/mesh/xyz/peers`);
     expect(badGet.status).toBe(400);
-    expect(s.metrics().rejects).toMatchObject({ bad_request: 7, malformed_json: 1, unsupported_media_type: 1 });
+    expect(s.metrics().rejects).toMatchObject({
+      bad_request: 7,
+      malformed_json: 1,
+      unsupported_media_type: 1,
+    });
   });
 });
 

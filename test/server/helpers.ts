@@ -3,7 +3,11 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocket, type ClientOptions } from 'ws';
-import { createWosServer, type WosServer, type WosServerOptions } from '../../signaling-server/server.ts';
+import {
+  createWosServer,
+  type WosServer,
+  type WosServerOptions,
+} from '../../signaling-server/server.ts';
 
 /** Servers under test bind to loopback only. */
 export const HOST = '127.0.0.1';
@@ -76,7 +80,10 @@ export class PeerClient {
     opts: { key?: string; ws?: ClientOptions } = {},
   ) {
     const q = `key=${opts.key ?? 'peerjs'}&id=${encodeURIComponent(id)}&token=${encodeURIComponent(token)}`;
-    this.ws = new WebSocket(`ws://${HOST}:${server.port}/peerjs/peerjs?${q}&version=1.5.5`, opts.ws);
+    this.ws = new WebSocket(
+      `ws://${HOST}:${server.port}/peerjs/peerjs?${q}&version=1.5.5`,
+      opts.ws,
+    );
     this.ws.on('error', () => {});
     this.ws.on('message', (data) => {
       // eslint-disable-next-line @typescript-eslint/no-base-to-string
@@ -109,7 +116,11 @@ export class PeerClient {
   }
 
   /** Waits for the first received message (from index `from`) that matches. */
-  async next(match: (m: PeerMessage) => boolean = () => true, timeoutMs = 3000, from = 0): Promise<PeerMessage> {
+  async next(
+    match: (m: PeerMessage) => boolean = () => true,
+    timeoutMs = 3000,
+    from = 0,
+  ): Promise<PeerMessage> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.received.slice(from).find(match);
@@ -163,12 +174,36 @@ export async function errorCode(res: Response): Promise<string> {
 }
 
 /** Polls `cond` until true or throws after `timeoutMs`. */
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 3000, what = 'condition'): Promise<void> {
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 3000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Resolves like `p`, or rejects after `ms` saying what did not happen. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(
+      () => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)),
+      ms,
+    );
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -11,13 +11,23 @@ describe('/config, /healthz, /metrics', () => {
     const s = await startServer({ iceServers: undefined });
     const res = await fetch(`${s.base}/config`);
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(await res.json()).toEqual({ v: 1, iceServers: [], peerPath: '/peerjs', peerKey: 'peerjs' });
+    expect(await res.json()).toEqual({
+      v: 1,
+      iceServers: [],
+      peerPath: '/peerjs',
+      peerKey: 'peerjs',
+    });
   });
 
   it('GET /config returns ICE servers from the option', async () => {
-    const ice = [{ urls: 'stun:stun.example.org:3478' }, { urls: ['turn:t.example.org'], username: 'u', credential: 'c' }];
+    const ice = [
+      { urls: 'stun:stun.example.org:3478' },
+      { urls: ['turn:t.example.org'], username: 'u', credential: 'c' },
+    ];
     const s = await startServer({ iceServers: ice });
-    expect(((await (await fetch(`${s.base}/config`)).json()) as { iceServers: unknown }).iceServers).toEqual(ice);
+    expect(
+      ((await (await fetch(`${s.base}/config`)).json()) as { iceServers: unknown }).iceServers,
+    ).toEqual(ice);
   });
 
   it('reads WOS_ICE_SERVERS and fails loudly on a bad value', async () => {
@@ -26,10 +36,12 @@ describe('/config, /healthz, /metrics', () => {
     ]);
     expect(iceServersFromEnv({})).toEqual([]);
     expect(() => iceServersFromEnv({ WOS_ICE_SERVERS: '[{' })).toThrow(ConfigError);
-    expect(() => iceServersFromEnv({ WOS_ICE_SERVERS: '[{"urls":"http://x"}]' })).toThrow(/stun: or turn:/);
-    await expect(createWosServer({ port: 0, host: HOST, iceServers: [{ urls: 'ftp:x' }] })).rejects.toThrow(
-      ConfigError,
+    expect(() => iceServersFromEnv({ WOS_ICE_SERVERS: '[{"urls":"http://x"}]' })).toThrow(
+      /stun: or turn:/,
     );
+    await expect(
+      createWosServer({ port: 0, host: HOST, iceServers: [{ urls: 'ftp:x' }] }),
+    ).rejects.toThrow(ConfigError);
   });
 
   it('GET /healthz reports uptime, peers and meshes', async () => {

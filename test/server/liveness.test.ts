@@ -16,7 +16,9 @@ describe('liveness and membership lifetime', () => {
     const a = await PeerClient.connect(s, 'gina');
     await PeerClient.connect(s, 'hank');
     for (const m of [m1, m2]) {
-      expect((await postJson(s.base, `/api/mesh/${m}/join`, { peerId: 'gina', token: a.token })).status).toBe(200);
+      expect(
+        (await postJson(s.base, `/api/mesh/${m}/join`, { peerId: 'gina', token: a.token })).status,
+      ).toBe(200);
     }
     await postJson(s.base, `/api/mesh/${m1}/join`, { peerId: 'hank', token: 'tok-hank' });
     expect((await peersOf(s.base, m1)).sort()).toEqual(['gina', 'hank']);

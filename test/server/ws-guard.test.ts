@@ -54,7 +54,11 @@ describe('websocket message guard', () => {
     const big = await PeerClient.connect(s, 'big-sender');
     const a = await PeerClient.connect(s, 'calm-a');
     const b = await PeerClient.connect(s, 'calm-b');
-    const ok = JSON.stringify({ type: 'OFFER', dst: 'calm-a', payload: { sdp: 'y'.repeat(60_000) } });
+    const ok = JSON.stringify({
+      type: 'OFFER',
+      dst: 'calm-a',
+      payload: { sdp: 'y'.repeat(60_000) },
+    });
     big.send(ok);
     expect(await a.next((m) => m.type === 'OFFER')).toMatchObject({ src: 'big-sender' });
     big.send({ type: 'OFFER', dst: 'calm-a', payload: { sdp: 'z'.repeat(70_000) } });
@@ -74,14 +78,26 @@ describe('checkClientMessage', () => {
       kind: 'heartbeat',
       text: '{"type":"HEARTBEAT"}',
     });
-    const r = checkClientMessage('{"type":"LEAVE","dst":"peer-1","src":"spoof","junk":true}', false);
+    const r = checkClientMessage(
+      '{"type":"LEAVE","dst":"peer-1","src":"spoof","junk":true}',
+      false,
+    );
     expect(r).toEqual({ ok: true, kind: 'relay', text: '{"type":"LEAVE","dst":"peer-1"}' });
   });
 
   it('names the reason for each rejection', () => {
-    expect(checkClientMessage('{"type":"HEARTBEAT"}', true)).toEqual({ ok: false, reason: 'ws_binary' });
+    expect(checkClientMessage('{"type":"HEARTBEAT"}', true)).toEqual({
+      ok: false,
+      reason: 'ws_binary',
+    });
     expect(checkClientMessage('{', false)).toEqual({ ok: false, reason: 'ws_malformed_json' });
-    expect(checkClientMessage('{"type":"NOPE"}', false)).toEqual({ ok: false, reason: 'ws_unknown_type' });
-    expect(checkClientMessage('{"type":"OFFER"}', false)).toEqual({ ok: false, reason: 'ws_bad_message' });
+    expect(checkClientMessage('{"type":"NOPE"}', false)).toEqual({
+      ok: false,
+      reason: 'ws_unknown_type',
+    });
+    expect(checkClientMessage('{"type":"OFFER"}', false)).toEqual({
+      ok: false,
+      reason: 'ws_bad_message',
+    });
   });
 });

@@ -1,0 +1,18 @@
+import { mount } from 'svelte';
+import App from './ui/App.svelte';
+import { bootBrowserNode, type BrowserApp } from './platform/browser-app.ts';
+import type { Wos } from './sdk/wos.ts';
+import './ui/theme.css';
+
+declare global {
+  interface Window {
+    wos: Wos;
+    /** The tab's own node, for the browser test suite and console debugging. */
+    __wosApp: BrowserApp;
+  }
+}
+
+const app = bootBrowserNode();
+window.wos = app.wos;
+window.__wosApp = app;
+mount(App, { target: document.getElementById('app')!, props: { app } });

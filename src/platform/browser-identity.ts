@@ -1,0 +1,50 @@
+import { openDB, type IDBPDatabase } from 'idb';
+import { generateDeviceKeyPair, identityFromKeyPair, type DeviceIdentity } from '../core/identity.ts';
+
+/**
+ * The device key pair lives in IndexedDB as WebCrypto keys; the private key is
+ * non-extractable, so not even this page's scripts can read it out, only sign with it.
+ */
+const DB = 'wos-device';
+
+export interface Settings {
+  donatedBytes: number;
+}
+
+async function db(): Promise<IDBPDatabase> {
+  return openDB(DB, 1, {
+    upgrade(d) {
+      d.createObjectStore('keys');
+      d.createObjectStore('settings');
+    },
+  });
+}
+
+export async function loadDeviceIdentity(subtle: SubtleCrypto): Promise<DeviceIdentity> {
+  const d = await db();
+  let pair = (await d.get('keys', 'device')) as CryptoKeyPair | undefined;
+  if (!pair) {
+    pair = await generateDeviceKeyPair(subtle);
+    // Two tabs may race here; `add` fails for the loser, which then reads the winner's key.
+    try {
+      await d.add('keys', pair, 'device');
+    } catch {
+      pair = (await d.get('keys', 'device')) as CryptoKeyPair;
+    }
+  }
+  d.close();
+  return identityFromKeyPair(subtle, pair);
+}
+
+export async function loadSettings(): Promise<Settings> {
+  const d = await db();
+  const s = ((await d.get('settings', 'donation')) as Settings | undefined) ?? { donatedBytes: 1024 ** 3 };
+  d.close();
+  return s;
+}
+
+export async function saveSettings(s: Settings): Promise<void> {
+  const d = await db();
+  await d.put('settings', s, 'donation');
+  d.close();
+}

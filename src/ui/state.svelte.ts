@@ -1,0 +1,47 @@
+import type { NodeInfo } from '../core/mesh-node.ts';
+import type { BrowserApp } from '../platform/browser-app.ts';
+
+/** Live view state for the app, fed by SDK events. */
+export class MeshState {
+  nodes = $state<NodeInfo[]>([]);
+  coordinator = $state<string | undefined>(undefined);
+  status = $state<'joining' | 'online' | 'offline' | 'failed'>('joining');
+  error = $state<string | undefined>(undefined);
+  selfId = $state('');
+  inviteLink = $state('');
+  donatedGiB = $state(1);
+
+  constructor(readonly app: BrowserApp) {
+    const { wos } = app;
+    this.inviteLink = wos.mesh.invite();
+    wos.on('nodes', (n) => {
+      this.nodes = n;
+      this.coordinator = wos.coordinator();
+    });
+    wos.on('coordinator', (c) => (this.coordinator = c));
+    wos.on('status', (st) => {
+      this.status = st === 'online' ? 'online' : st === 'closed' ? 'failed' : 'offline';
+    });
+    wos.on('error', (e) => {
+      if (e.code === 'MESH_KEY_MISMATCH') this.error = e.message;
+    });
+    void app.donation().then((b) => (this.donatedGiB = Math.round((b / 1024 ** 3) * 10) / 10));
+    wos.ready.then(
+      () => {
+        this.selfId = wos.node.id;
+        this.nodes = wos.nodes();
+        this.coordinator = wos.coordinator();
+        this.status = 'online';
+      },
+      (e: unknown) => {
+        this.status = 'failed';
+        this.error = e instanceof Error ? e.message : String(e);
+      },
+    );
+  }
+
+  async setDonatedGiB(gib: number): Promise<void> {
+    this.donatedGiB = gib;
+    await this.app.setDonation(gib * 1024 ** 3);
+  }
+}
