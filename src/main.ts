@@ -1,5 +1,6 @@
 import { mount } from 'svelte';
 import App from './ui/App.svelte';
+import { MeshState } from './ui/state.svelte.ts';
 import { bootBrowserNode, type BrowserApp } from './platform/browser-app.ts';
 import type { Wos } from './sdk/wos.ts';
 import './ui/theme.css';
@@ -15,4 +16,4 @@ declare global {
 const app = bootBrowserNode();
 window.wos = app.wos;
 window.__wosApp = app;
-mount(App, { target: document.getElementById('app')!, props: { app } });
+mount(App, { target: document.getElementById('app')!, props: { mesh: new MeshState(app) } });

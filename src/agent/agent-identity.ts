@@ -12,7 +12,10 @@ interface StoredKey {
   publicJwk: JsonWebKey;
 }
 
-export async function loadAgentIdentity(dir: string, subtle: SubtleCrypto): Promise<DeviceIdentity> {
+export async function loadAgentIdentity(
+  dir: string,
+  subtle: SubtleCrypto,
+): Promise<DeviceIdentity> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, 'device-key.json');
   const alg = { name: 'ECDSA', namedCurve: 'P-256' };
@@ -21,7 +24,12 @@ export async function loadAgentIdentity(dir: string, subtle: SubtleCrypto): Prom
     stored = JSON.parse(await readFile(file, 'utf8')) as StoredKey;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new Error(`cannot read the agent key ${file}: ${(e as Error).message}; fix or delete it`);
+      throw new Error(
+        `cannot read the agent key ${file}: ${(e as Error).message}; fix or delete it`,
+        {
+          cause: e,
+        },
+      );
     }
   }
   if (!stored) {

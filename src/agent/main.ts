@@ -24,10 +24,14 @@ const { values, positionals } = parseArgs({
   },
 });
 
-const usage = 'usage: npm run agent -- <invite link, e.g. http://host:8080/#/m/KEY> [--data DIR] [--donate GiB] [--json]';
+const usage =
+  'usage: npm run agent -- <invite link, e.g. http://host:8080/#/m/KEY> [--data DIR] [--donate GiB] [--json]';
 const say = (event: string, data: Record<string, unknown> = {}): void => {
   if (values.json) console.log(JSON.stringify({ event, ...data }));
-  else console.log(`[wos-agent] ${event}${Object.keys(data).length ? ' ' + JSON.stringify(data) : ''}`);
+  else
+    console.log(
+      `[wos-agent] ${event}${Object.keys(data).length ? ' ' + JSON.stringify(data) : ''}`,
+    );
 };
 
 if (values.help || positionals.length !== 1) {

@@ -184,7 +184,13 @@ export class Bus {
   }
 
   #env(to: string, t: string, b: unknown, re?: string): Envelope {
-    const env: Envelope = { id: `${this.nodeId}/${++this.#seq}`, t, f: this.nodeId, to, ttl: MAX_TTL };
+    const env: Envelope = {
+      id: `${this.nodeId}/${++this.#seq}`,
+      t,
+      f: this.nodeId,
+      to,
+      ttl: MAX_TTL,
+    };
     if (b !== undefined) env.b = b;
     if (re !== undefined) env.re = re;
     return env;
@@ -265,7 +271,12 @@ export class Bus {
     Promise.resolve(result).then(
       (out) => {
         if (env.q !== 1) return;
-        const reply = this.#env(env.f, env.t, out instanceof WithAttachment ? out.body : out, env.id);
+        const reply = this.#env(
+          env.f,
+          env.t,
+          out instanceof WithAttachment ? out.body : out,
+          env.id,
+        );
         const bin = out instanceof WithAttachment ? out.bin : undefined;
         this.#dispatch({ env: reply, bin }).catch(() => {});
       },
@@ -279,7 +290,10 @@ export class Bus {
     reply.err =
       e instanceof WosError
         ? { code: e.code, message: e.message.slice(0, 2000) }
-        : { code: 'HANDLER_FAILED', message: String(e instanceof Error ? e.message : e).slice(0, 2000) };
+        : {
+            code: 'HANDLER_FAILED',
+            message: String(e instanceof Error ? e.message : e).slice(0, 2000),
+          };
     this.#dispatch({ env: reply }).catch(() => {});
   }
 }

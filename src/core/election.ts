@@ -36,7 +36,9 @@ export interface ElectionOptions {
   voteTimeoutMs: number;
 }
 
-export class Election extends Emitter<{ change: { coordinator: string | undefined; term: Term | undefined } }> {
+export class Election extends Emitter<{
+  change: { coordinator: string | undefined; term: Term | undefined };
+}> {
   readonly #bus: Bus;
   readonly #clock: Clock;
   readonly #members: Membership;
@@ -53,7 +55,13 @@ export class Election extends Emitter<{ change: { coordinator: string | undefine
   /** Every term this node has ever held as coordinator (checked by the simulation). */
   readonly heldTerms: Term[] = [];
 
-  constructor(bus: Bus, clock: Clock, members: Membership, opts: ElectionOptions, random: () => number) {
+  constructor(
+    bus: Bus,
+    clock: Clock,
+    members: Membership,
+    opts: ElectionOptions,
+    random: () => number,
+  ) {
     super();
     this.#bus = bus;
     this.#clock = clock;
@@ -131,7 +139,11 @@ export class Election extends Emitter<{ change: { coordinator: string | undefine
     ).length;
     const won = (granted + 1) * 2 > voters.length + 1;
     // Lost the race to a higher round meanwhile, or someone else won: stand down.
-    if (!won || this.#maxN !== n || (this.#coordinator && this.#members.isAlive(this.#coordinator))) {
+    if (
+      !won ||
+      this.#maxN !== n ||
+      (this.#coordinator && this.#members.isAlive(this.#coordinator))
+    ) {
       this.#leaderlessSince = this.#clock.now() - this.#random() * this.#opts.intervalMs;
       return;
     }

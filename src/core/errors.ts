@@ -14,7 +14,10 @@ export class WosError extends Error {
 /** A request got no answer in time. */
 export class TimeoutError extends WosError {
   constructor(what: string, ms: number) {
-    super('TIMEOUT', `${what} got no answer within ${ms} ms; the peer may be gone or busy, retry later`);
+    super(
+      'TIMEOUT',
+      `${what} got no answer within ${ms} ms; the peer may be gone or busy, retry later`,
+    );
   }
 }
 
@@ -35,7 +38,10 @@ export class InvalidMessageError extends WosError {
 /** A message exceeded the size limit. */
 export class MessageTooLargeError extends WosError {
   constructor(size: number, limit: number) {
-    super('MESSAGE_TOO_LARGE', `message of ${size} bytes exceeds the ${limit}-byte limit; split it`);
+    super(
+      'MESSAGE_TOO_LARGE',
+      `message of ${size} bytes exceeds the ${limit}-byte limit; split it`,
+    );
   }
 }
 
@@ -45,7 +51,10 @@ export class HandshakeError extends WosError {}
 /** No direct channel and no relay route to the target node. */
 export class UnreachableError extends WosError {
   constructor(nodeId: string) {
-    super('UNREACHABLE', `node ${nodeId} is not reachable directly or through a relay; it may have left`);
+    super(
+      'UNREACHABLE',
+      `node ${nodeId} is not reachable directly or through a relay; it may have left`,
+    );
   }
 }
 

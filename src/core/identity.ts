@@ -64,7 +64,11 @@ export async function identityFromKeyPair(
     publicKey,
     sign: async (data) =>
       new Uint8Array(
-        await subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, pair.privateKey, data as BufferSource),
+        await subtle.sign(
+          { name: 'ECDSA', hash: 'SHA-256' },
+          pair.privateKey,
+          data as BufferSource,
+        ),
       ),
   };
 }

@@ -148,7 +148,10 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
         const pub = fromBase64Url(r.output.pub);
         if (!v.is(NodeIdSchema, p.env.f)) throw new InvalidMessageError('hello: bad node id');
         if (deviceOfNode(p.env.f) !== (await deviceIdOf(ctx.subtle, pub))) {
-          throw new HandshakeError('IDENTITY_MISMATCH', `node id ${p.env.f} does not match its key`);
+          throw new HandshakeError(
+            'IDENTITY_MISMATCH',
+            `node id ${p.env.f} does not match its key`,
+          );
         }
         peerHello = { ...r.output, nodeId: p.env.f };
         const t = ids();

@@ -141,7 +141,9 @@ export class Membership extends Emitter<{
       }
     }
     for (const [id, at] of this.#gone) if (now - at > this.#opts.tombstoneMs) this.#gone.delete(id);
-    const entries: [string, number, number, NodeKind][] = [[this.self.id, this.self.hb, 0, this.self.kind]];
+    const entries: [string, number, number, NodeKind][] = [
+      [this.self.id, this.self.hb, 0, this.self.kind],
+    ];
     for (const m of this.#members.values()) {
       if (m.alive) entries.push([m.id, m.hb, now - m.seenAt, m.kind]);
     }

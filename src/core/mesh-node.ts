@@ -79,7 +79,12 @@ export class MeshNode extends Emitter<{
   readonly #timers: (() => void)[] = [];
   #closed = false;
 
-  private constructor(c: MeshNodeComponents, o: MeshNodeOptions, meshId: string, authKey: CryptoKey) {
+  private constructor(
+    c: MeshNodeComponents,
+    o: MeshNodeOptions,
+    meshId: string,
+    authKey: CryptoKey,
+  ) {
     super();
     this.#c = c;
     this.id = c.transport.id;
@@ -90,7 +95,13 @@ export class MeshNode extends Emitter<{
     this.bus = new Bus(this.id, c.clock);
     this.members = new Membership(this.bus, c.clock, o.kind, o.membership);
     const interval = this.members.options.intervalMs;
-    this.election = new Election(this.bus, c.clock, this.members, { intervalMs: interval, voteTimeoutMs: interval * 2 }, rand);
+    this.election = new Election(
+      this.bus,
+      c.clock,
+      this.members,
+      { intervalMs: interval, voteTimeoutMs: interval * 2 },
+      rand,
+    );
     this.registry = new Registry(this.bus, c.clock, this.members, this.election, {
       snapshotMs: interval * 4,
       debounceMs: 30,
@@ -137,7 +148,9 @@ export class MeshNode extends Emitter<{
     const meshId = await meshIdOf(c.subtle, o.meshKey);
     const authKey = await meshAuthKeyOf(c.subtle, o.meshKey);
     if (!c.transport.id.startsWith(`${c.identity.deviceId}-`)) {
-      throw new ArgumentError(`transport id ${c.transport.id} is not a node id of device ${c.identity.deviceId}`);
+      throw new ArgumentError(
+        `transport id ${c.transport.id} is not a node id of device ${c.identity.deviceId}`,
+      );
     }
     return new MeshNode(c, o, meshId, authKey);
   }
@@ -222,7 +235,8 @@ export class MeshNode extends Emitter<{
   }
 
   async #dial(peerId: string): Promise<void> {
-    if (this.#closed || this.#dialing.has(peerId) || this.bus.link(peerId) || peerId === this.id) return;
+    if (this.#closed || this.#dialing.has(peerId) || this.bus.link(peerId) || peerId === this.id)
+      return;
     this.#dialing.add(peerId);
     try {
       const ch = await this.#c.transport.dial(peerId);

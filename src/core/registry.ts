@@ -27,7 +27,9 @@ const SnapSchema = v.strictObject({
   term: TermSchema,
   seq: v.pipe(v.number(), v.integer(), v.minValue(1)),
   entries: v.pipe(
-    v.array(v.tuple([NodeIdSchema, v.pipe(v.number(), v.integer(), v.minValue(1)), ResourcesSchema])),
+    v.array(
+      v.tuple([NodeIdSchema, v.pipe(v.number(), v.integer(), v.minValue(1)), ResourcesSchema]),
+    ),
     v.maxLength(4096),
   ),
 });
@@ -57,7 +59,13 @@ export class Registry extends Emitter<{ change: ReadonlyMap<string, RegistryEntr
   #stop: (() => void) | undefined;
   fenced = 0;
 
-  constructor(bus: Bus, clock: Clock, members: Membership, election: Election, opts: RegistryOptions) {
+  constructor(
+    bus: Bus,
+    clock: Clock,
+    members: Membership,
+    election: Election,
+    opts: RegistryOptions,
+  ) {
     super();
     this.#bus = bus;
     this.#clock = clock;
@@ -116,7 +124,10 @@ export class Registry extends Emitter<{ change: ReadonlyMap<string, RegistryEntr
       return;
     }
     // Skip when the coordinator already shows our latest version.
-    if (compareTerms(this.#viewTerm, term) === 0 && this.#view.get(this.#bus.nodeId)?.ver === this.#local.ver) {
+    if (
+      compareTerms(this.#viewTerm, term) === 0 &&
+      this.#view.get(this.#bus.nodeId)?.ver === this.#local.ver
+    ) {
       return;
     }
     this.#bus
@@ -169,7 +180,11 @@ export class Registry extends Emitter<{ change: ReadonlyMap<string, RegistryEntr
         .map(([id, ver, resources]) => [id, { ver, resources }]),
     );
     this.emit('change', this.#view);
-    if (from !== this.#bus.nodeId && this.#local && this.#view.get(this.#bus.nodeId)?.ver !== this.#local.ver) {
+    if (
+      from !== this.#bus.nodeId &&
+      this.#local &&
+      this.#view.get(this.#bus.nodeId)?.ver !== this.#local.ver
+    ) {
       this.#publish();
     }
   }

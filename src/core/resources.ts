@@ -25,7 +25,10 @@ export const ResourcesSchema = v.strictObject({
     persisted: v.boolean(),
   }),
   /** Median round-trip time to each peer this node has a link to, in ms. */
-  rttMs: v.pipe(v.record(v.pipe(v.string(), v.maxLength(64)), ms), v.check((r) => Object.keys(r).length <= 1024)),
+  rttMs: v.pipe(
+    v.record(v.pipe(v.string(), v.maxLength(64)), ms),
+    v.check((r) => Object.keys(r).length <= 1024),
+  ),
   /** Measured data-channel throughput to peers in MB/s, where known. */
   throughputMBps: v.record(v.pipe(v.string(), v.maxLength(64)), v.pipe(v.number(), v.minValue(0))),
   visibility: v.picklist(['visible', 'hidden', 'headless']),

@@ -8,7 +8,8 @@ import { InvalidMessageError } from './errors.ts';
  */
 export const WIRE_VERSION = 1;
 
-export const NodeIdSchema = v.pipe(v.string(), v.regex(/^[a-z0-9]{4,32}-[a-z0-9]{2,32}$/));
+/** `<device id: 16 base32>-<tab id: 8 base32>`: 25 characters, a valid PeerJS id. */
+export const NodeIdSchema = v.pipe(v.string(), v.regex(/^[a-z2-7]{16}-[a-z2-7]{8}$/));
 
 export const EnvelopeSchema = v.strictObject({
   /** Unique per sender: `<from>/<seq>`; used for dedup and for replies. */

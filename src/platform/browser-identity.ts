@@ -1,5 +1,9 @@
 import { openDB, type IDBPDatabase } from 'idb';
-import { generateDeviceKeyPair, identityFromKeyPair, type DeviceIdentity } from '../core/identity.ts';
+import {
+  generateDeviceKeyPair,
+  identityFromKeyPair,
+  type DeviceIdentity,
+} from '../core/identity.ts';
 
 /**
  * The device key pair lives in IndexedDB as WebCrypto keys; the private key is
@@ -38,7 +42,9 @@ export async function loadDeviceIdentity(subtle: SubtleCrypto): Promise<DeviceId
 
 export async function loadSettings(): Promise<Settings> {
   const d = await db();
-  const s = ((await d.get('settings', 'donation')) as Settings | undefined) ?? { donatedBytes: 1024 ** 3 };
+  const s = ((await d.get('settings', 'donation')) as Settings | undefined) ?? {
+    donatedBytes: 1024 ** 3,
+  };
   d.close();
   return s;
 }

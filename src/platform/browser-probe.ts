@@ -15,8 +15,9 @@ const GPU_LIMITS = [
 ];
 
 export async function probeGpu(): Promise<GpuInfo | null> {
-  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } })
-    .gpu;
+  const gpu = (
+    navigator as Navigator & { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }
+  ).gpu;
   if (!gpu) return null;
   try {
     const adapter = await gpu.requestAdapter();
@@ -38,7 +39,10 @@ export async function probeGpu(): Promise<GpuInfo | null> {
   }
 }
 
-export async function probeBrowser(donatedBytes: number, gpu: GpuInfo | null): Promise<Omit<Resources, 'rttMs' | 'throughputMBps'>> {
+export async function probeBrowser(
+  donatedBytes: number,
+  gpu: GpuInfo | null,
+): Promise<Omit<Resources, 'rttMs' | 'throughputMBps'>> {
   const est = await navigator.storage?.estimate?.().catch(() => undefined);
   const persisted = (await navigator.storage?.persisted?.().catch(() => false)) ?? false;
   const quota = est?.quota ?? 0;

@@ -26,7 +26,10 @@ export class HttpDirectory implements Directory {
   }
 
   async peers(meshId: string, signal?: AbortSignal): Promise<string[]> {
-    const res = await this.#fetch(`${this.#base}/api/mesh/${meshId}/peers`, signal ? { signal } : {});
+    const res = await this.#fetch(
+      `${this.#base}/api/mesh/${meshId}/peers`,
+      signal ? { signal } : {},
+    );
     return this.#peers(res);
   }
 
@@ -34,7 +37,12 @@ export class HttpDirectory implements Directory {
     await this.#post(meshId, 'leave', undefined, true);
   }
 
-  async #post(meshId: string, op: string, signal?: AbortSignal, keepalive = false): Promise<Response> {
+  async #post(
+    meshId: string,
+    op: string,
+    signal?: AbortSignal,
+    keepalive = false,
+  ): Promise<Response> {
     const init: RequestInit = {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -48,10 +56,14 @@ export class HttpDirectory implements Directory {
   async #peers(res: Response): Promise<string[]> {
     if (!res.ok) {
       const text = await res.text().catch(() => '');
-      throw new WosError('DIRECTORY_FAILED', `mesh directory answered ${res.status}: ${text.slice(0, 200)}`);
+      throw new WosError(
+        'DIRECTORY_FAILED',
+        `mesh directory answered ${res.status}: ${text.slice(0, 200)}`,
+      );
     }
     const r = v.safeParse(PeersSchema, await res.json());
-    if (!r.success) throw new WosError('DIRECTORY_FAILED', 'mesh directory sent an unexpected answer');
+    if (!r.success)
+      throw new WosError('DIRECTORY_FAILED', 'mesh directory sent an unexpected answer');
     return r.output.peers;
   }
 }
@@ -71,15 +83,23 @@ export const ServerConfigSchema = v.object({
 
 export type ServerConfig = v.InferOutput<typeof ServerConfigSchema>;
 
-export async function fetchServerConfig(base: string, fetchImpl: typeof fetch = fetch): Promise<ServerConfig> {
+export async function fetchServerConfig(
+  base: string,
+  fetchImpl: typeof fetch = fetch,
+): Promise<ServerConfig> {
   let res: Response;
   try {
     res = await fetchImpl(`${base.replace(/\/$/, '')}/config`);
   } catch (e) {
-    throw new WosError('SERVER_UNREACHABLE', `cannot reach the WOS server at ${base}: ${String(e)}`);
+    throw new WosError(
+      'SERVER_UNREACHABLE',
+      `cannot reach the WOS server at ${base}: ${String(e)}`,
+    );
   }
-  if (!res.ok) throw new WosError('SERVER_UNREACHABLE', `WOS server at ${base} answered ${res.status}`);
+  if (!res.ok)
+    throw new WosError('SERVER_UNREACHABLE', `WOS server at ${base} answered ${res.status}`);
   const r = v.safeParse(ServerConfigSchema, await res.json());
-  if (!r.success) throw new WosError('SERVER_UNREACHABLE', `WOS server at ${base} sent a bad /config`);
+  if (!r.success)
+    throw new WosError('SERVER_UNREACHABLE', `WOS server at ${base} sent a bad /config`);
   return r.output;
 }

@@ -177,12 +177,15 @@ export class PeerJsTransport implements Transport {
         done(new WosError('DIAL_FAILED', `channel to ${conn.peer} failed: ${e.message}`));
       const onPeerErr = (e: Error & { type?: string }): void => {
         if (e.type === 'peer-unavailable' && e.message.includes(conn.peer)) {
-          done(new WosError('PEER_UNAVAILABLE', `peer ${conn.peer} is not connected to the server`));
+          done(
+            new WosError('PEER_UNAVAILABLE', `peer ${conn.peer} is not connected to the server`),
+          );
         }
       };
       const onAbort = (): void => done(new WosError('ABORTED', `dial to ${conn.peer} aborted`));
       const timer = setTimeout(
-        () => done(new WosError('DIAL_TIMEOUT', `no channel to ${conn.peer} within ${timeoutMs} ms`)),
+        () =>
+          done(new WosError('DIAL_TIMEOUT', `no channel to ${conn.peer} within ${timeoutMs} ms`)),
         timeoutMs,
       );
       signal?.addEventListener('abort', onAbort, { once: true });

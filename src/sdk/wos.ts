@@ -42,13 +42,18 @@ export function createWos(binding: WosBinding): Wos {
     for (const f of pending.splice(0)) f();
   });
   // Subscriptions made before the node exists attach when it does.
-  const on = <K extends keyof WosEvents>(event: K, handler: (v: WosEvents[K]) => void): (() => void) => {
+  const on = <K extends keyof WosEvents>(
+    event: K,
+    handler: (v: WosEvents[K]) => void,
+  ): (() => void) => {
     let off: (() => void) | undefined;
     let cancelled = false;
     const attach = (): void => {
       if (cancelled || !node) return;
       if (event === 'coordinator') {
-        off = node.on('coordinator', (e) => (handler as (v: string | undefined) => void)(e.coordinator));
+        off = node.on('coordinator', (e) =>
+          (handler as (v: string | undefined) => void)(e.coordinator),
+        );
       } else {
         off = node.on(event as 'nodes', handler as (v: NodeInfo[]) => void);
       }

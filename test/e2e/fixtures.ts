@@ -34,7 +34,10 @@ export async function startServer(port = 0): Promise<WosServer> {
     host: '127.0.0.1',
     staticDir: DIST,
     // Every tab of the suite shares 127.0.0.1, so per-IP limits are raised for it.
-    rateLimit: { api: { ratePerSec: 500, burst: 2000 }, wsConnect: { ratePerSec: 200, burst: 500 } },
+    rateLimit: {
+      api: { ratePerSec: 500, burst: 2000 },
+      wsConnect: { ratePerSec: 200, burst: 500 },
+    },
   });
 }
 
@@ -80,7 +83,9 @@ export async function waitUntil(
       last = e;
     }
     if (performance.now() - t0 > timeoutMs) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }
@@ -122,7 +127,9 @@ export function startAgent(invite: string, dataDir: string): AgentProcess {
       }
     });
     child.stderr!.on('data', (d: Buffer) => lines.push(d.toString()));
-    child.on('exit', (code) => rej(new Error(`agent exited (${code}) before joining:\n${lines.join('\n')}`)));
+    child.on('exit', (code) =>
+      rej(new Error(`agent exited (${code}) before joining:\n${lines.join('\n')}`)),
+    );
   });
   return {
     child,

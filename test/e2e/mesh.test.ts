@@ -84,13 +84,19 @@ describe('3 tabs and 1 agent in real Chromium', () => {
     expect(a.resources?.visibility).toBe('headless');
     expect(nodes.filter((n) => n.self)).toHaveLength(1);
     expect(nodes.filter((n) => n.coordinator)).toHaveLength(1);
-    expect(nodes.find((n) => n.kind === 'tab' && !n.self)?.resources?.storage.quotaBytes).toBeGreaterThan(0);
+    expect(
+      nodes.find((n) => n.kind === 'tab' && !n.self)?.resources?.storage.quotaBytes,
+    ).toBeGreaterThan(0);
     // The Nodes view shows them all, live.
     await pages[0]!.getByTestId('node-count').filter({ hasText: '4' }).waitFor({ timeout: 5000 });
-    await waitUntil('measured RTT to peers', async () => {
-      const self = (await pages[0]!.evaluate(() => window.wos.nodes())).find((n) => n.self)!;
-      return Object.keys(self.resources?.rttMs ?? {}).length === 3;
-    }, 8000);
+    await waitUntil(
+      'measured RTT to peers',
+      async () => {
+        const self = (await pages[0]!.evaluate(() => window.wos.nodes())).find((n) => n.self)!;
+        return Object.keys(self.resources?.rttMs ?? {}).length === 3;
+      },
+      8000,
+    );
   });
 
   it('a closed tab disappears everywhere within 1 s', async () => {
@@ -132,7 +138,9 @@ describe('3 tabs and 1 agent in real Chromium', () => {
     await waitUntil(
       'a new coordinator everywhere',
       async () => {
-        const cs = await Promise.all(survivors.map((p) => p.evaluate(() => window.wos.coordinator())));
+        const cs = await Promise.all(
+          survivors.map((p) => p.evaluate(() => window.wos.coordinator())),
+        );
         return cs.every((c) => c !== undefined && c !== coord && c === cs[0]);
       },
       5000,
@@ -171,7 +179,11 @@ describe('3 tabs and 1 agent in real Chromium', () => {
       // The agent was the coordinator and is already gone; start another and kill it.
       agent = startAgent(await inviteOf(page), mkdtempSync(join(tmpdir(), 'wos-agent-')));
       agentId = await agent.id;
-      await waitUntil('the new agent to appear', async () => (await nodeIds(page)).includes(agentId), 5000);
+      await waitUntil(
+        'the new agent to appear',
+        async () => (await nodeIds(page)).includes(agentId),
+        5000,
+      );
     }
     await agent!.stop('SIGKILL');
     const ms = await waitUntil(

@@ -43,7 +43,10 @@ export class ManualClock implements Clock {
       for (;;) {
         let next: [number, { at: number; fn: () => void }] | undefined;
         for (const e of this.#timers) {
-          if (e[1].at <= stepEnd && (!next || e[1].at < next[1].at || (e[1].at === next[1].at && e[0] < next[0]))) {
+          if (
+            e[1].at <= stepEnd &&
+            (!next || e[1].at < next[1].at || (e[1].at === next[1].at && e[0] < next[0]))
+          ) {
             next = e;
           }
         }

@@ -119,7 +119,9 @@ export class MemoryTransport implements Transport {
   async dial(peerId: string): Promise<Channel> {
     if (!this.alive) throw new ClosedError(`transport ${this.id}`);
     const remote = this.#net.get(peerId);
-    await new Promise((r) => this.#net.clock.setTimeout(() => r(undefined), this.#net._delay() * 2));
+    await new Promise((r) =>
+      this.#net.clock.setTimeout(() => r(undefined), this.#net._delay() * 2),
+    );
     if (!remote?.alive || !this.#net.connected(this.id, peerId)) {
       throw new WosError('DIAL_FAILED', `could not open a channel to ${peerId}`);
     }
@@ -195,7 +197,10 @@ export class MemoryChannel implements Channel {
   async send(frame: Uint8Array): Promise<void> {
     if (!this.open) throw new ClosedError(`channel to ${this.remoteId}`);
     if (frame.length > this.maxFrameBytes) {
-      throw new WosError('FRAME_TOO_LARGE', `frame of ${frame.length} bytes over ${this.maxFrameBytes}`);
+      throw new WosError(
+        'FRAME_TOO_LARGE',
+        `frame of ${frame.length} bytes over ${this.maxFrameBytes}`,
+      );
     }
     const peer = this.peer;
     if (!peer || !this.#net.connected(this.localId, this.remoteId)) return; // lost in transit

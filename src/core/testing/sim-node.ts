@@ -28,7 +28,14 @@ export async function createSimNode(
   const identity = await identityFromKeyPair(subtle, await generateDeviceKeyPair(subtle));
   const transport = net.transport(nodeIdOf(identity.deviceId, newTabId(random)));
   const node = await MeshNode.create(
-    { transport, directory: net.directory(transport.id), identity, subtle, random, clock: net.clock },
+    {
+      transport,
+      directory: net.directory(transport.id),
+      identity,
+      subtle,
+      random,
+      clock: net.clock,
+    },
     { kind: 'tab', ...opts },
   );
   node.setResources({ ...emptyResources(), cores: 1 + (random(1)[0]! % 16), platform: 'sim' });

@@ -7,7 +7,10 @@ import { installNodeWebRtcGlobals } from './webrtc-globals.ts';
  */
 export async function loadPeerJsForNode(): Promise<PeerClassLike> {
   installNodeWebRtcGlobals();
-  const mod = (await import('peerjs')) as unknown as { Peer?: PeerClassLike; default?: { Peer?: PeerClassLike } };
+  const mod = (await import('peerjs')) as unknown as {
+    Peer?: PeerClassLike;
+    default?: { Peer?: PeerClassLike };
+  };
   const Peer = mod.Peer ?? mod.default?.Peer;
   if (!Peer) throw new Error('peerjs did not export Peer');
   return Peer;

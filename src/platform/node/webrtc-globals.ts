@@ -74,7 +74,10 @@ export function installNodeWebRtcGlobals(): void {
   define('RTCSessionDescription', wrtc.RTCSessionDescription);
   define('RTCIceCandidate', wrtc.RTCIceCandidate);
   define('RTCDataChannel', wrtc.RTCDataChannel);
-  define('RTCPeerConnectionIceEvent', (wrtc as unknown as GlobalSlots)['RTCPeerConnectionIceEvent']);
+  define(
+    'RTCPeerConnectionIceEvent',
+    (wrtc as unknown as GlobalSlots)['RTCPeerConnectionIceEvent'],
+  );
   define('RTCDataChannelEvent', (wrtc as unknown as GlobalSlots)['RTCDataChannelEvent']);
 
   // WebSocket: the signalling socket (peerjs' Socket class does
