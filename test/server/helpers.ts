@@ -86,7 +86,6 @@ export class PeerClient {
     );
     this.ws.on('error', () => {});
     this.ws.on('message', (data) => {
-      // eslint-disable-next-line @typescript-eslint/no-base-to-string
       this.received.push(JSON.parse(String(data)) as PeerMessage);
       this.wake();
     });

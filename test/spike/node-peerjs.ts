@@ -12,7 +12,7 @@
  *   SPIKE_BULK_MIB=32      bytes per throughput run
  *   SPIKE_HIGH_WATER_KIB=1024  bufferedAmount high-water mark for backpressure
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
@@ -22,45 +22,12 @@ import { PeerServer } from 'peer';
 import type { DataConnection, Peer as PeerT, PeerOptions } from 'peerjs';
 import { loadPeerJs } from '../../src/platform/node/peerjs.ts';
 import { RESPONDER_SOURCE } from './responder-source.ts';
+import { ensureLoopbackOnlyNetns } from './netns.ts';
 
 const require = createRequire(import.meta.url);
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-// ---------------------------------------------------------------- netns guard
-function linkNames(): string[] {
-  const out = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => (l.split(':')[1] ?? '').trim().replace(/@.*$/, ''));
-}
-
-{
-  const links = linkNames();
-  if (links.length !== 1 || links[0] !== 'lo') {
-    if (process.env['SPIKE_IN_NETNS'] === '1') {
-      console.error(`FAIL: expected only lo in the netns, got ${links.join(', ')}`);
-      process.exit(1);
-    }
-    const r = spawnSync(
-      'unshare',
-      [
-        '-n',
-        'sh',
-        '-c',
-        'ip link set lo up && exec "$@"',
-        'sh',
-        process.execPath,
-        ...process.execArgv,
-        ...process.argv.slice(1),
-      ],
-      { stdio: 'inherit', env: { ...process.env, SPIKE_IN_NETNS: '1' } },
-    );
-    if (r.error) console.error('could not run unshare (root needed):', r.error.message);
-    process.exit(r.status ?? 1);
-  }
-  console.log(`netns ok: ip -o link -> ${links.join(', ')}`);
-}
+ensureLoopbackOnlyNetns();
 
 // ---------------------------------------------------------------- helpers
 const BULK_BYTES = Number(process.env['SPIKE_BULK_MIB'] ?? 32) * 1024 * 1024;

@@ -1,0 +1,180 @@
+import type { Page } from 'playwright-core';
+
+/**
+ * The physical limit for bus benchmarks: a plain RTCPeerConnection pair between the same two
+ * pages, set up by the bench itself (SDP exchanged through Node, `iceServers: []`, loopback),
+ * one ordered reliable data channel, no framing, no JSON, no validation.
+ *
+ * Protocol on the channel: the string `sink:<n>` makes the far end count binary bytes until
+ * `n` arrived, then answer `done`; any other binary message is echoed back (ping).
+ */
+interface RawEnd {
+  pc: RTCPeerConnection;
+  dc: RTCDataChannel | undefined;
+  open: Promise<void>;
+  sinkExpect: number;
+  sinkGot: number;
+  onReply: (() => void) | undefined;
+  onDone: (() => void) | undefined;
+  /** The full local description once ICE gathering is complete (no trickle). */
+  described(): Promise<RTCSessionDescriptionInit>;
+}
+
+declare global {
+  interface Window {
+    __raw: RawEnd;
+    __rawAttach: (dc: RTCDataChannel) => void;
+  }
+}
+
+export interface Transfer {
+  bytes: number;
+  ms: number;
+}
+
+/** Same marks as the product's PeerJS channel, so backpressure behaves alike. */
+const HIGH_WATER = 4 * 1024 * 1024;
+const LOW_WATER = 1024 * 1024;
+
+/** Runs in both pages: the channel's message handling. */
+function installRawEnd(): void {
+  let opened: () => void = () => {};
+  const end: RawEnd = {
+    pc: new RTCPeerConnection({ iceServers: [] }),
+    dc: undefined,
+    open: new Promise<void>((r) => (opened = r)),
+    sinkExpect: 0,
+    sinkGot: 0,
+    onReply: undefined,
+    onDone: undefined,
+    described: async () => {
+      const pc = end.pc;
+      if (pc.iceGatheringState !== 'complete') {
+        await new Promise<void>((resolve) => {
+          pc.addEventListener('icegatheringstatechange', () => {
+            if (pc.iceGatheringState === 'complete') resolve();
+          });
+          pc.addEventListener('icecandidate', (e) => {
+            if (e.candidate === null) resolve();
+          });
+        });
+      }
+      const d = pc.localDescription;
+      if (!d) throw new Error('no local description');
+      return { type: d.type, sdp: d.sdp };
+    },
+  };
+  window.__raw = end;
+  window.__rawAttach = (dc) => {
+    end.dc = dc;
+    dc.binaryType = 'arraybuffer';
+    if (dc.readyState === 'open') opened();
+    else dc.addEventListener('open', () => opened(), { once: true });
+    dc.addEventListener('message', (e: MessageEvent<ArrayBuffer | string>) => {
+      const data = e.data;
+      if (typeof data === 'string') {
+        if (data === 'done') end.onDone?.();
+        else if (data.startsWith('sink:')) {
+          end.sinkExpect = Number(data.slice(5));
+          end.sinkGot = 0;
+        }
+        return;
+      }
+      if (end.onReply) return end.onReply();
+      if (end.sinkExpect > 0) {
+        end.sinkGot += data.byteLength;
+        if (end.sinkGot >= end.sinkExpect) {
+          end.sinkExpect = 0;
+          dc.send('done');
+        }
+        return;
+      }
+      dc.send(data);
+    });
+  };
+}
+
+/** Connects `a` (offerer) and `b` with a plain data channel; resolves once both ends are open. */
+export async function connectRawPair(a: Page, b: Page): Promise<void> {
+  for (const p of [a, b]) await p.evaluate(installRawEnd);
+  const offer = await a.evaluate(async () => {
+    const end = window.__raw;
+    window.__rawAttach(end.pc.createDataChannel('wos-bench-raw', { ordered: true }));
+    await end.pc.setLocalDescription(await end.pc.createOffer());
+    return end.described();
+  });
+  const answer = await b.evaluate(async (o) => {
+    const end = window.__raw;
+    end.pc.addEventListener('datachannel', (e) => window.__rawAttach(e.channel));
+    await end.pc.setRemoteDescription(o);
+    await end.pc.setLocalDescription(await end.pc.createAnswer());
+    return end.described();
+  }, offer);
+  await a.evaluate((ans) => window.__raw.pc.setRemoteDescription(ans), answer);
+  const opened = (p: Page): Promise<void> =>
+    p.evaluate(() =>
+      Promise.race([
+        window.__raw.open,
+        new Promise<never>((_, rej) =>
+          setTimeout(() => rej(new Error('raw data channel did not open in 10 s')), 10_000),
+        ),
+      ]),
+    );
+  await Promise.all([opened(a), opened(b)]);
+}
+
+/** `n` sequential pings of `size` bytes from `a` over the raw channel; RTTs in ms. */
+export function rawPings(a: Page, n: number, size: number): Promise<number[]> {
+  return a.evaluate(
+    async ({ n, size }) => {
+      const end = window.__raw;
+      const dc = end.dc;
+      if (!dc) throw new Error('raw channel not connected');
+      const buf = new Uint8Array(size);
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        const reply = new Promise<void>((r) => (end.onReply = r));
+        dc.send(buf);
+        await reply;
+        out.push(performance.now() - t);
+      }
+      end.onReply = undefined;
+      return out;
+    },
+    { n, size },
+  );
+}
+
+/** Streams `bytes` from `a` to its peer in `size`-byte messages with bufferedAmount backpressure. */
+export function rawStream(a: Page, bytes: number, size: number): Promise<Transfer> {
+  return a.evaluate(
+    async ({ bytes, size, high, low }) => {
+      const end = window.__raw;
+      const dc = end.dc;
+      if (!dc) throw new Error('raw channel not connected');
+      dc.bufferedAmountLowThreshold = low;
+      const chunk = new Uint8Array(size);
+      const done = new Promise<void>((r) => (end.onDone = r));
+      dc.send(`sink:${bytes}`);
+      const t0 = performance.now();
+      let sent = 0;
+      while (sent < bytes) {
+        if (dc.bufferedAmount > high) {
+          await new Promise((r) => dc.addEventListener('bufferedamountlow', r, { once: true }));
+        }
+        const n = Math.min(size, bytes - sent);
+        dc.send(n === size ? chunk : chunk.subarray(0, n));
+        sent += n;
+      }
+      await done;
+      end.onDone = undefined;
+      return { bytes: sent, ms: performance.now() - t0 };
+    },
+    { bytes, size, high: HIGH_WATER, low: LOW_WATER },
+  );
+}
+
+export async function closeRawPair(pages: Page[]): Promise<void> {
+  for (const p of pages) await p.evaluate(() => window.__raw.pc.close()).catch(() => {});
+}

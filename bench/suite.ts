@@ -1,0 +1,122 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runBusRttBench } from './bus-rtt.ts';
+import { runBusThroughputBench } from './bus-throughput.ts';
+import { runFailureBench } from './failure.ts';
+import { runJoinBench } from './join.ts';
+import { Harness } from './lib/harness.ts';
+import { machineInfo, table, type SummaryRow } from './lib/report.ts';
+import { summarize, type BenchResult } from './lib/summary.ts';
+import { runSignalingBench } from './signaling.ts';
+
+/**
+ * The benchmark suite (`npm run bench [-- --runs 5 --only join,bus-rtt …]`). Runs inside the
+ * loopback-only namespace (bench/main.ts checks). Writes bench/results/latest.json, prints the
+ * readable table on stderr and the same JSON as the last thing on stdout.
+ */
+export const BENCHES = ['join', 'failure-detection', 'bus-rtt', 'bus-throughput', 'signaling'];
+
+const USAGE = `usage: npm run bench -- [--runs N] [--only ${BENCHES.join(',')}]
+  [--pings 500] [--mib 64] [--peers 10000] [--signaling-runs 3] [--out bench/results/latest.json]`;
+
+const ROOT = resolve(import.meta.dirname, '..');
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+export async function runSuite(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      runs: { type: 'string', default: '5' },
+      only: { type: 'string', multiple: true },
+      pings: { type: 'string', default: '500' },
+      mib: { type: 'string', default: '64' },
+      peers: { type: 'string', default: '10000' },
+      'signaling-runs': { type: 'string', default: '3' },
+      out: { type: 'string', default: resolve(ROOT, 'bench/results/latest.json') },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return (log(USAGE), 0);
+  const only = (values.only ?? BENCHES).flatMap((s) => s.split(',')).filter(Boolean);
+  const unknown = only.filter((b) => !BENCHES.includes(b));
+  if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')}\n${USAGE}`);
+  const num = (name: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+    return n;
+  };
+  const options = {
+    runs: num('runs', values.runs),
+    pings: num('pings', values.pings),
+    mib: num('mib', values.mib),
+    peers: num('peers', values.peers),
+    signalingRuns: num('signaling-runs', values['signaling-runs']),
+  };
+  const started = new Date();
+  const machine = machineInfo();
+  log(
+    `WOS benchmarks ${started.toISOString()} on ${machine.cores} × ${machine.cpu}, ${machine.node}, ${machine.chromium}`,
+  );
+  const results: Record<string, BenchResult | { error: string }> = {};
+  let failed = false;
+  for (const name of BENCHES.filter((b) => only.includes(b))) {
+    log(`\n== ${name}`);
+    const t0 = performance.now();
+    try {
+      results[name] = await runOne(name, options);
+    } catch (e) {
+      failed = true;
+      const message = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      results[name] = { error: message };
+      log(`${name} FAILED: ${message}`);
+    }
+    log(`(${name}: ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  }
+  const summary: SummaryRow[] = Object.values(results).flatMap((r) =>
+    'error' in r ? [] : summarize(r),
+  );
+  const report = {
+    date: started.toISOString(),
+    durationS: Math.round((Date.now() - started.getTime()) / 1000),
+    command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+    machine,
+    options,
+    summary,
+    results,
+  };
+  mkdirSync(dirname(values.out), { recursive: true });
+  writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
+  log(`\n${table(summary)}\n\nwrote ${values.out}`);
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+  return failed ? 1 : 0;
+}
+
+interface Options {
+  runs: number;
+  pings: number;
+  mib: number;
+  peers: number;
+  signalingRuns: number;
+}
+
+async function runOne(name: string, o: Options): Promise<BenchResult> {
+  if (name === 'signaling') {
+    return runSignalingBench({ peers: o.peers, runs: o.signalingRuns, log });
+  }
+  const h = await Harness.start({ isolated: name === 'bus-rtt' || name === 'bus-throughput' });
+  try {
+    switch (name) {
+      case 'join':
+        return await runJoinBench(h, o.runs, log);
+      case 'failure-detection':
+        return await runFailureBench(h, o.runs, log);
+      case 'bus-rtt':
+        return await runBusRttBench(h, o.runs, o.pings, log);
+      default:
+        return await runBusThroughputBench(h, o.runs, o.mib * 1024 * 1024, log);
+    }
+  } finally {
+    await h.close();
+  }
+}

@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { bytesEqual } from '../../src/core/bytes.ts';
+import { ClosedError, WosError } from '../../src/core/errors.ts';
+import { FramedChannel } from '../../src/core/framing.ts';
+import type { Channel, Transport } from '../../src/core/transport.ts';
+
+/**
+ * One contract for every Transport implementation (in-memory, PeerJS in the browser and in
+ * Node): what the mesh relies on, checked the same way against each.
+ */
+export interface TransportPair {
+  a: Transport;
+  b: Transport;
+  /** An id nobody holds, for the failing dial. */
+  absentId: string;
+  close(): Promise<void>;
+}
+
+const until = async (what: string, fn: () => boolean, ms = 10_000): Promise<void> => {
+  const t0 = Date.now();
+  while (!fn()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+const inbound = (t: Transport): Promise<Channel> =>
+  new Promise((resolve) => {
+    t.onChannel = resolve;
+  });
+
+const pattern = (n: number, seed: number): Uint8Array => {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+};
+
+export function transportContract(name: string, makePair: () => Promise<TransportPair>): void {
+  describe(`Transport contract: ${name}`, () => {
+    it('dials, reports both ends, and carries frames in order both ways, byte-exact', async () => {
+      const p = await makePair();
+      try {
+        const accepted = inbound(p.b);
+        const ca = await p.a.dial(p.b.id);
+        const cb = await accepted;
+        expect([ca.remoteId, cb.remoteId]).toEqual([p.b.id, p.a.id]);
+        expect([ca.initiator, cb.initiator]).toEqual([true, false]);
+        expect(ca.open && cb.open).toBe(true);
+        const gotB: Uint8Array[] = [];
+        const gotA: Uint8Array[] = [];
+        cb.onFrame = (f) => gotB.push(f.slice());
+        ca.onFrame = (f) => gotA.push(f.slice());
+        for (let i = 0; i < 100; i++) await ca.send(pattern(1 + i * 37, i));
+        await cb.send(pattern(ca.maxFrameBytes, 7));
+        await until('100 frames at b', () => gotB.length === 100);
+        await until('1 frame at a', () => gotA.length === 1);
+        gotB.forEach((f, i) => expect(f).toEqual(pattern(1 + i * 37, i)));
+        expect(bytesEqual(gotA[0]!, pattern(ca.maxFrameBytes, 7))).toBe(true);
+      } finally {
+        await p.close();
+      }
+    });
+
+    it('queues frames that arrive before a handler is set', async () => {
+      const p = await makePair();
+      try {
+        const accepted = inbound(p.b);
+        const ca = await p.a.dial(p.b.id);
+        const cb = await accepted;
+        for (let i = 0; i < 5; i++) await ca.send(pattern(100, i));
+        await new Promise((r) => setTimeout(r, 100));
+        const got: Uint8Array[] = [];
+        cb.onFrame = (f) => got.push(f.slice());
+        await until('5 early frames', () => got.length === 5);
+        got.forEach((f, i) => expect(f).toEqual(pattern(100, i)));
+      } finally {
+        await p.close();
+      }
+    });
+
+    it('carries 32 MiB with backpressure through framing, intact', async () => {
+      const p = await makePair();
+      try {
+        const accepted = inbound(p.b);
+        const ca = await p.a.dial(p.b.id);
+        const cb = await accepted;
+        const msgs: Uint8Array[] = [];
+        const opts = { maxMessageBytes: 8 << 20, onReject: () => {} };
+        const fa = new FramedChannel(ca, { ...opts, onMessage: () => {} });
+        new FramedChannel(cb, { ...opts, onMessage: (m) => msgs.push(m) });
+        for (let i = 0; i < 8; i++) await fa.send(pattern(4 << 20, i));
+        await until('8 messages of 4 MiB', () => msgs.length === 8, 60_000);
+        // Element-wise toEqual on 4 MiB arrays is very slow; compare bytes directly.
+        msgs.forEach((m, i) =>
+          expect(bytesEqual(m, pattern(4 << 20, i)), `message ${i}`).toBe(true),
+        );
+      } finally {
+        await p.close();
+      }
+    }, 90_000);
+
+    it('tells the other end when a channel closes; later sends fail with ClosedError', async () => {
+      const p = await makePair();
+      try {
+        const accepted = inbound(p.b);
+        const ca = await p.a.dial(p.b.id);
+        const cb = await accepted;
+        let closed = false;
+        cb.onClose = () => (closed = true);
+        ca.close();
+        await until('close at the far end', () => closed);
+        expect(cb.open).toBe(false);
+        await expect(ca.send(new Uint8Array(1))).rejects.toBeInstanceOf(ClosedError);
+        await expect(cb.send(new Uint8Array(1))).rejects.toBeInstanceOf(ClosedError);
+      } finally {
+        await p.close();
+      }
+    });
+
+    it('rejects a dial to a peer that does not exist with a WosError', async () => {
+      const p = await makePair();
+      try {
+        await expect(p.a.dial(p.absentId)).rejects.toBeInstanceOf(WosError);
+      } finally {
+        await p.close();
+      }
+    }, 30_000);
+  });
+}
