@@ -1,0 +1,90 @@
+import * as v from 'valibot';
+import { describe, expect, it } from 'vitest';
+import { WithAttachment } from '../../src/core/bus.ts';
+import { newMeshKey } from '../../src/core/identity.ts';
+import { ManualClock } from '../../src/core/testing/manual-clock.ts';
+import { MemoryNetwork } from '../../src/core/testing/memory-network.ts';
+import { seededBytes, seededRandom } from '../../src/core/testing/seeded-random.ts';
+import { createSimNode } from '../../src/core/testing/sim-node.ts';
+
+async function mesh(n: number, seed = 7) {
+  const clock = new ManualClock();
+  const rand = seededRandom(seed);
+  const bytes = seededBytes(rand);
+  const net = new MemoryNetwork(clock, { latencyMs: 2, random: rand });
+  const meshKey = newMeshKey(bytes);
+  const nodes = [];
+  for (let i = 0; i < n; i++) {
+    const { node } = await createSimNode(net, bytes, { meshKey });
+    void node.start();
+    nodes.push(node);
+    await clock.advance(50);
+  }
+  await clock.advance(1500);
+  return { clock, net, nodes };
+}
+
+describe('message bus', () => {
+  it('answers requests with bodies and attachments, and carries remote errors with their code', async () => {
+    const { clock, nodes } = await mesh(2);
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    b.bus.handle(
+      't.echo',
+      v.strictObject({ x: v.number() }),
+      (m) => new WithAttachment({ y: m.body.x * 2 }, m.bin!),
+    );
+    b.bus.handle('t.fail', v.strictObject({}), () => {
+      throw new Error('kernel exploded');
+    });
+    // Expectations attach before the clock runs, so no rejection goes unhandled.
+    const checks = [
+      expect(
+        a.bus.request(b.id, 't.echo', { x: 21 }, { bin: new Uint8Array([5, 6]) }),
+      ).resolves.toMatchObject({
+        body: { y: 42 },
+        bin: new Uint8Array([5, 6]),
+        from: b.id,
+      }),
+      expect(a.bus.request(b.id, 't.echo', { x: 'no' })).rejects.toMatchObject({
+        code: 'INVALID_MESSAGE',
+      }),
+      expect(a.bus.request(b.id, 't.fail', {})).rejects.toThrow(/kernel exploded/),
+      expect(a.bus.request(b.id, 't.nothing', {})).rejects.toMatchObject({
+        code: 'INVALID_MESSAGE',
+      }),
+    ];
+    await clock.advance(50);
+    await Promise.all(checks);
+    expect(b.bus.stats.rejected['invalid']).toBe(1);
+    expect(b.bus.stats.rejected['unknown-type']).toBe(1);
+  });
+
+  it('times out and honours AbortSignal', async () => {
+    const { clock, nodes } = await mesh(2);
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    b.bus.handle('t.never', v.strictObject({}), () => new Promise(() => {}));
+    const ctl = new AbortController();
+    const checks = [
+      expect(a.bus.request(b.id, 't.never', {}, { timeoutMs: 300 })).rejects.toMatchObject({
+        code: 'TIMEOUT',
+      }),
+      expect(
+        a.bus.request(b.id, 't.never', {}, { timeoutMs: 10_000, signal: ctl.signal }),
+      ).rejects.toMatchObject({ code: 'ABORTED' }),
+    ];
+    ctl.abort(new Error('user cancelled'));
+    await clock.advance(400);
+    await Promise.all(checks);
+    const pre = a.bus.request(b.id, 't.never', {}, { signal: AbortSignal.abort() });
+    await expect(pre).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+
+  it('rejects unreachable targets at once', async () => {
+    const { nodes } = await mesh(1);
+    await expect(
+      nodes[0]!.bus.request('zzzzzzzzzzzzzzzz-zzzzzzzz', 'ping', {}),
+    ).rejects.toMatchObject({
+      code: 'UNREACHABLE',
+    });
+  });
+});

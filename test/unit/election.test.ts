@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { compareTerms } from '../../src/core/election.ts';
+import { newMeshKey } from '../../src/core/identity.ts';
+import type { MeshNode } from '../../src/core/mesh-node.ts';
+import { ManualClock } from '../../src/core/testing/manual-clock.ts';
+import { MemoryNetwork } from '../../src/core/testing/memory-network.ts';
+import { seededBytes, seededRandom } from '../../src/core/testing/seeded-random.ts';
+import { createSimNode } from '../../src/core/testing/sim-node.ts';
+
+describe('coordinator election and fencing', () => {
+  it('each side of a partition elects; after heal the higher term wins and the stale one is fenced', async () => {
+    const clock = new ManualClock();
+    const rand = seededRandom(11);
+    const bytes = seededBytes(rand);
+    const net = new MemoryNetwork(clock, { latencyMs: 2, random: rand });
+    const meshKey = newMeshKey(bytes);
+    const nodes: MeshNode[] = [];
+    for (let i = 0; i < 5; i++) {
+      const { node } = await createSimNode(net, bytes, { meshKey });
+      void node.start();
+      nodes.push(node);
+      await clock.advance(30);
+    }
+    await clock.advance(3000);
+    const first = nodes[0]!.coordinator()!;
+    expect(nodes.every((n) => n.coordinator() === first)).toBe(true);
+
+    // Isolate the coordinator with one other node.
+    const side = [first, nodes.find((n) => n.id !== first)!.id];
+    const rest = nodes.filter((n) => !side.includes(n.id)).map((n) => n.id);
+    net.partition([side, rest]);
+    await clock.advance(12_000);
+    const majority = nodes.filter((n) => rest.includes(n.id));
+    const second = majority[0]!.coordinator()!;
+    expect(rest).toContain(second);
+    expect(majority.every((n) => n.coordinator() === second)).toBe(true);
+    const staleNode = nodes.find((n) => n.id === first)!;
+    const staleTerm = staleNode.election.term!;
+    expect(staleNode.election.isCoordinator).toBe(true);
+    expect(compareTerms(majority[0]!.election.term, staleTerm)).toBeGreaterThan(0);
+
+    net.heal();
+    await clock.advance(15_000);
+    const finalCoord = nodes[0]!.coordinator();
+    expect(nodes.every((n) => n.coordinator() === finalCoord)).toBe(true);
+    expect(staleNode.election.isCoordinator).toBe(finalCoord === staleNode.id);
+    for (const n of nodes) expect(n.nodes()).toHaveLength(5);
+
+    // A registry snapshot stamped with the old term is refused everywhere.
+    const victim = majority[0]!;
+    const before = victim.registry.fenced;
+    const view = victim.registry.view();
+    await staleNode.bus.send(victim.id, 'reg.snap', { term: staleTerm, seq: 10_000, entries: [] });
+    await clock.advance(50);
+    expect(victim.registry.fenced).toBe(before + 1);
+    expect(victim.registry.view()).toBe(view);
+  });
+});
