@@ -75,6 +75,8 @@ const started = await startNode({
         donatedBytes: Math.min(donatedBytes, free),
         persisted: true,
       },
+      // The agent has no sandbox for foreign kernels yet, so it donates no compute workers.
+      compute: { workers: 0, gpu: false },
       visibility: 'headless',
       platform: `node ${process.version} ${os.platform()} ${os.arch()}`,
     };

@@ -71,6 +71,7 @@ export class MeshNode extends Emitter<{
   readonly election: Election;
   readonly registry: Registry;
   readonly rtt: RttTracker;
+  readonly clock: Clock;
   readonly stats: MeshNodeStats = { linksOpened: 0, handshakeFailures: {}, rejectedFrom: {} };
   readonly #c: MeshNodeComponents;
   readonly #linkCtx: LinkContext;
@@ -87,6 +88,7 @@ export class MeshNode extends Emitter<{
   ) {
     super();
     this.#c = c;
+    this.clock = c.clock;
     this.id = c.transport.id;
     this.meshId = meshId;
     this.meshKey = o.meshKey;

@@ -31,6 +31,11 @@ export const ResourcesSchema = v.strictObject({
   ),
   /** Measured data-channel throughput to peers in MB/s, where known. */
   throughputMBps: v.record(v.pipe(v.string(), v.maxLength(64)), v.pipe(v.number(), v.minValue(0))),
+  /** What this node donates to compute: worker slots and whether it runs WGSL on a GPU. */
+  compute: v.strictObject({
+    workers: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1024)),
+    gpu: v.boolean(),
+  }),
   visibility: v.picklist(['visible', 'hidden', 'headless']),
   platform: v.pipe(v.string(), v.maxLength(200)),
 });
@@ -46,6 +51,7 @@ export function emptyResources(): Resources {
     storage: { quotaBytes: 0, usageBytes: 0, donatedBytes: 0, persisted: false },
     rttMs: {},
     throughputMBps: {},
+    compute: { workers: 0, gpu: false },
     visibility: 'headless',
     platform: 'unknown',
   };

@@ -40,7 +40,7 @@ export function bootBrowserNode(): BrowserApp {
       clock: systemClock,
       probe: async () => {
         settings = await loadSettings();
-        return probeBrowser(settings.donatedBytes, gpu);
+        return probeBrowser(settings.donatedBytes, gpu, { workers: 0, gpu: false });
       },
       ...(route.directoryMeshId ? { directoryMeshId: route.directoryMeshId } : {}),
     });

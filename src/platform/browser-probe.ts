@@ -42,6 +42,7 @@ export async function probeGpu(): Promise<GpuInfo | null> {
 export async function probeBrowser(
   donatedBytes: number,
   gpu: GpuInfo | null,
+  compute: Resources['compute'],
 ): Promise<Omit<Resources, 'rttMs' | 'throughputMBps'>> {
   const est = await navigator.storage?.estimate?.().catch(() => undefined);
   const persisted = (await navigator.storage?.persisted?.().catch(() => false)) ?? false;
@@ -56,6 +57,7 @@ export async function probeBrowser(
       donatedBytes: Math.min(donatedBytes, quota),
       persisted,
     },
+    compute,
     visibility: document.visibilityState === 'hidden' ? 'hidden' : 'visible',
     platform: navigator.userAgent.slice(0, 200),
   };

@@ -37,3 +37,19 @@ export function loadPeerJs(): Promise<PeerJsModule> {
   loading ??= import(specifier) as Promise<PeerJsModule>;
   return loading;
 }
+
+/**
+ * `peer.destroy()` that really closes every connection.
+ *
+ * peerjs 1.5.5 `Peer._cleanupPeer()` does `for (const c of connections) c.close()`
+ * while `c.close()` splices `c` out of that same array, so every second connection to
+ * the same remote peer is skipped: its RTCPeerConnection stays connected (in Node:
+ * ~14 fds + 1 thread each, never released). Same bug in browsers. Closing over a copy
+ * first avoids it. (Not Node-specific; lives here because only Node agents are
+ * expected to hold many connections to one peer and to run for long.)
+ */
+export function destroyPeer(peer: PeerJsTypes.Peer): void {
+  const byPeer = peer.connections as Record<string, { close(): void }[]>;
+  for (const list of Object.values(byPeer)) for (const c of [...list]) c.close();
+  peer.destroy();
+}
