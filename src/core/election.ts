@@ -184,6 +184,9 @@ export class Election extends Emitter<{
       this.#term = t;
       if (this.#members.isAlive(t.by)) this.#setCoordinator(t.by);
       else this.#setCoordinator(undefined);
+    } else if (from === t.by && this.#coordinator === undefined && this.#members.isAlive(t.by)) {
+      // The holder of our current term beats again (e.g. it was briefly unreachable).
+      this.#setCoordinator(t.by);
     }
     if (from === t.by && this.#coordinator === t.by) this.#lastBeatAt = this.#clock.now();
   }

@@ -1,23 +1,37 @@
 import { Peer } from 'peerjs';
 import { systemClock } from '../core/clock.ts';
+import { ComputeClient } from '../core/compute/compute-client.ts';
+import { ComputeNode } from '../core/compute/compute-node.ts';
 import { newMeshKey } from '../core/identity.ts';
-import type { MeshNode } from '../core/mesh-node.ts';
-import { createWos, type Wos } from '../sdk/wos.ts';
+import { MeshEvents } from '../core/mesh-events.ts';
+import { createWos, type Runtime, type Wos } from '../sdk/wos.ts';
 import { inviteLink, parseMeshRoute } from '../sdk/fragment.ts';
-import { loadDeviceIdentity, loadSettings, saveSettings } from './browser-identity.ts';
+import {
+  loadDeviceIdentity,
+  loadSettings,
+  saveSettings,
+  type Settings,
+} from './browser-identity.ts';
+import { createBrowserExecutors, type BrowserExecutors } from './browser-executors.ts';
 import { probeBrowser, probeGpu } from './browser-probe.ts';
 import { startNode, type StartedNode } from './start-node.ts';
 
 /**
  * Boots this tab as a node: reads (or creates) the mesh key from the URL fragment, loads the
- * device key, joins through the server this page came from, and says goodbye when the tab
- * closes so peers drop it at once.
+ * device key, starts the sandboxed compute executors, joins through the server this page came
+ * from, and says goodbye when the tab closes so peers drop it at once.
  */
+export interface BrowserRuntime extends Runtime, StartedNode {
+  computeNode: ComputeNode;
+  executors: BrowserExecutors;
+}
+
 export interface BrowserApp {
   wos: Wos;
-  started: Promise<StartedNode>;
-  setDonation(bytes: number): Promise<void>;
-  donation(): Promise<number>;
+  started: Promise<BrowserRuntime>;
+  settings(): Promise<Settings>;
+  /** Changes what this tab donates (storage bytes, CPU workers) and re-advertises it. */
+  donate(change: Partial<Settings>): Promise<void>;
 }
 
 export function bootBrowserNode(): BrowserApp {
@@ -27,10 +41,11 @@ export function bootBrowserNode(): BrowserApp {
     history.replaceState(null, '', `#/m/${route.meshKey}`);
   }
   const meshKey = route.meshKey;
-  const started = (async (): Promise<StartedNode> => {
+  const started = (async (): Promise<BrowserRuntime> => {
     const identity = await loadDeviceIdentity(crypto.subtle);
     let settings = await loadSettings();
     const gpu = await probeGpu();
+    const executors = await createBrowserExecutors(settings.cpuWorkers, gpu !== null);
     const s = await startNode({
       serverUrl: location.origin,
       meshKey,
@@ -40,30 +55,39 @@ export function bootBrowserNode(): BrowserApp {
       clock: systemClock,
       probe: async () => {
         settings = await loadSettings();
-        return probeBrowser(settings.donatedBytes, gpu, { workers: 0, gpu: false });
+        return probeBrowser(settings.donatedBytes, gpu, executors.advertised());
       },
       ...(route.directoryMeshId ? { directoryMeshId: route.directoryMeshId } : {}),
     });
+    const computeNode = new ComputeNode(s.node, executors.all, crypto.subtle);
+    const compute = new ComputeClient(s.node, computeNode, crypto.subtle);
+    const events = new MeshEvents(s.node.bus, s.node.members);
     document.addEventListener('visibilitychange', () => void s.refresh());
     addEventListener('pagehide', () => {
       s.stop();
       void s.node.close({ goodbye: true });
+      executors.close();
     });
     void navigator.storage?.persist?.().catch(() => false);
-    return s;
+    return { ...s, compute, computeNode, events, executors };
   })();
   const wos = createWos({
-    ready: started.then((s): MeshNode => s.node),
+    ready: started,
     kind: 'tab',
     invite: () => inviteLink(location.origin, location.pathname, meshKey),
   });
   return {
     wos,
     started,
-    async setDonation(bytes) {
-      await saveSettings({ donatedBytes: Math.max(0, bytes) });
-      await (await started).refresh();
+    settings: loadSettings,
+    async donate(change) {
+      const next = { ...(await loadSettings()), ...change };
+      next.donatedBytes = Math.max(0, next.donatedBytes);
+      next.cpuWorkers = Math.max(0, Math.min(64, Math.round(next.cpuWorkers)));
+      await saveSettings(next);
+      const rt = await started;
+      rt.executors.resize(next.cpuWorkers);
+      await rt.refresh();
     },
-    donation: async () => (await loadSettings()).donatedBytes,
   };
 }

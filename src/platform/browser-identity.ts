@@ -12,7 +12,18 @@ import {
 const DB = 'wos-device';
 
 export interface Settings {
+  /** Storage this tab offers the mesh, bytes. */
   donatedBytes: number;
+  /** CPU workers this tab runs for the mesh. */
+  cpuWorkers: number;
+}
+
+/** Default donation: 1 GiB of storage and half the cores (at least one). */
+export function defaultSettings(): Settings {
+  return {
+    donatedBytes: 1024 ** 3,
+    cpuWorkers: Math.max(1, Math.floor((navigator.hardwareConcurrency || 2) / 2)),
+  };
 }
 
 async function db(): Promise<IDBPDatabase> {
@@ -42,11 +53,9 @@ export async function loadDeviceIdentity(subtle: SubtleCrypto): Promise<DeviceId
 
 export async function loadSettings(): Promise<Settings> {
   const d = await db();
-  const s = ((await d.get('settings', 'donation')) as Settings | undefined) ?? {
-    donatedBytes: 1024 ** 3,
-  };
+  const s = (await d.get('settings', 'donation')) as Partial<Settings> | undefined;
   d.close();
-  return s;
+  return { ...defaultSettings(), ...s };
 }
 
 export async function saveSettings(s: Settings): Promise<void> {

@@ -1,11 +1,16 @@
+import type { ComputeClient, MapOptions, MapResult } from '../core/compute/compute-client.ts';
+import type { Kernel, KernelSpec } from '../core/compute/kernel.ts';
+import type { LeaseHandle } from '../core/compute/lease-handle.ts';
+import type { ResourceKind } from '../core/compute/scheduler.ts';
 import type { WosError } from '../core/errors.ts';
 import type { NodeKind } from '../core/link.ts';
+import type { MeshEvent, MeshEvents } from '../core/mesh-events.ts';
 import type { MeshNode, NodeInfo } from '../core/mesh-node.ts';
 import type { TransportStatus } from '../core/transport.ts';
 
 /**
  * `window.wos`: the SDK surface. Applications declare what they need; they never deal with
- * peers, links or retries. More capabilities (compute, files, account) attach here.
+ * peers, links or retries.
  */
 export interface WosEvents {
   nodes: NodeInfo[];
@@ -24,42 +29,64 @@ export interface Wos {
   coordinator(): string | undefined;
   readonly mesh: { readonly id: string; invite(): string };
   on<K extends keyof WosEvents>(event: K, handler: (value: WosEvents[K]) => void): () => void;
+  /** A lease on the best node(s): `use('cpu', 4)`, `use('gpu')`. */
+  use(kind: ResourceKind, n?: number, opts?: { signal?: AbortSignal }): Promise<LeaseHandle>;
+  readonly compute: {
+    /** A kernel from ES-module source text (default export) or a WGSL spec. */
+    kernel(spec: string | KernelSpec): Promise<Kernel>;
+    /** Runs the kernel on every input across the mesh; results in order, with their nodes. */
+    map(
+      kernel: Kernel | string,
+      inputs: readonly unknown[],
+      opts?: MapOptions,
+    ): Promise<MapResult[]>;
+  };
+  /** Mesh-wide events: emit to every node, subscribe, wait. */
+  readonly events: {
+    emit(name: string, data?: unknown): void;
+    on(name: string, handler: (e: MeshEvent) => void): () => void;
+    wait(
+      name: string,
+      predicate?: (e: MeshEvent) => boolean,
+      o?: { timeoutMs?: number; signal?: AbortSignal },
+    ): Promise<MeshEvent>;
+  };
 }
 
-export type { NodeInfo };
+export type { NodeInfo, MapResult, MapOptions, Kernel, LeaseHandle, MeshEvent };
+
+export interface Runtime {
+  node: MeshNode;
+  compute: ComputeClient;
+  events: MeshEvents;
+}
 
 export interface WosBinding {
-  ready: Promise<MeshNode>;
+  ready: Promise<Runtime>;
   kind: NodeKind;
   invite(): string;
 }
 
 export function createWos(binding: WosBinding): Wos {
-  let node: MeshNode | undefined;
+  let rt: Runtime | undefined;
   const pending: (() => void)[] = [];
-  const ready = binding.ready.then((n) => {
-    node = n;
+  const ready = binding.ready.then((r) => {
+    rt = r;
     for (const f of pending.splice(0)) f();
   });
+  const runtime = async (): Promise<Runtime> => {
+    await ready;
+    return rt!;
+  };
   // Subscriptions made before the node exists attach when it does.
-  const on = <K extends keyof WosEvents>(
-    event: K,
-    handler: (v: WosEvents[K]) => void,
-  ): (() => void) => {
+  const later = (attach: (r: Runtime) => () => void): (() => void) => {
     let off: (() => void) | undefined;
     let cancelled = false;
-    const attach = (): void => {
-      if (cancelled || !node) return;
-      if (event === 'coordinator') {
-        off = node.on('coordinator', (e) =>
-          (handler as (v: string | undefined) => void)(e.coordinator),
-        );
-      } else {
-        off = node.on(event as 'nodes', handler as (v: NodeInfo[]) => void);
-      }
+    const go = (): void => {
+      if (!cancelled && rt) off = attach(rt);
     };
-    if (node) attach();
-    else pending.push(attach);
+    if (rt) go();
+    else pending.push(go);
     return () => {
       cancelled = true;
       off?.();
@@ -69,18 +96,38 @@ export function createWos(binding: WosBinding): Wos {
     ready,
     node: {
       get id() {
-        return node?.id ?? '';
+        return rt?.node.id ?? '';
       },
       kind: binding.kind,
     },
-    nodes: () => node?.nodes() ?? [],
-    coordinator: () => node?.coordinator(),
+    nodes: () => rt?.node.nodes() ?? [],
+    coordinator: () => rt?.node.coordinator(),
     mesh: {
       get id() {
-        return node?.meshId ?? '';
+        return rt?.node.meshId ?? '';
       },
       invite: () => binding.invite(),
     },
-    on,
+    on: (event, handler) =>
+      later(({ node }) =>
+        event === 'coordinator'
+          ? node.on('coordinator', (e) =>
+              (handler as (v: string | undefined) => void)(e.coordinator),
+            )
+          : node.on(event as 'nodes', handler as (v: NodeInfo[]) => void),
+      ),
+    use: async (kind, n, opts) => (await runtime()).compute.use(kind, n, opts),
+    compute: {
+      kernel: async (spec) => (await runtime()).compute.kernel(spec),
+      map: async (kernel, inputs, opts) => (await runtime()).compute.map(kernel, inputs, opts),
+    },
+    events: {
+      emit: (name, data) => {
+        if (!rt) throw new Error('wos.events.emit before wos.ready');
+        rt.events.emit(name, data);
+      },
+      on: (name, handler) => later(({ events }) => events.on(name, handler)),
+      wait: async (name, predicate, o) => (await runtime()).events.wait(name, predicate, o),
+    },
   };
 }

@@ -10,6 +10,7 @@ export class MeshState {
   selfId = $state('');
   inviteLink = $state('');
   donatedGiB = $state(1);
+  cpuWorkers = $state(1);
 
   constructor(readonly app: BrowserApp) {
     const { wos } = app;
@@ -25,7 +26,10 @@ export class MeshState {
     wos.on('error', (e) => {
       if (e.code === 'MESH_KEY_MISMATCH') this.error = e.message;
     });
-    void app.donation().then((b) => (this.donatedGiB = Math.round((b / 1024 ** 3) * 10) / 10));
+    void app.settings().then((st) => {
+      this.donatedGiB = Math.round((st.donatedBytes / 1024 ** 3) * 10) / 10;
+      this.cpuWorkers = st.cpuWorkers;
+    });
     wos.ready.then(
       () => {
         this.selfId = wos.node.id;
@@ -42,6 +46,11 @@ export class MeshState {
 
   async setDonatedGiB(gib: number): Promise<void> {
     this.donatedGiB = gib;
-    await this.app.setDonation(gib * 1024 ** 3);
+    await this.app.donate({ donatedBytes: gib * 1024 ** 3 });
+  }
+
+  async setCpuWorkers(n: number): Promise<void> {
+    this.cpuWorkers = n;
+    await this.app.donate({ cpuWorkers: n });
   }
 }

@@ -24,7 +24,8 @@ export interface MapOptions {
   /** Tasks per request; by default adapts to how long tasks take. */
   batch?: number;
   maxAttempts?: number;
-  onProgress?: (done: number, total: number, last: MapResult) => void;
+  /** Called as each task completes (in completion order), with the input's index. */
+  onProgress?: (done: number, total: number, last: MapResult & { index: number }) => void;
   kind?: ResourceKind;
 }
 
@@ -172,7 +173,12 @@ export class ComputeClient {
           ...o,
           onResult: (job, r) => {
             if (verify === 1)
-              o.onProgress?.(++done, inputs.length, { value: r.value, node: r.node, ms: r.ms });
+              o.onProgress?.(++done, inputs.length, {
+                value: r.value,
+                node: r.node,
+                ms: r.ms,
+                index: job.index,
+              });
           },
         });
         for (const [i, r] of res) runs[i]!.push(r);
@@ -197,7 +203,7 @@ export class ComputeClient {
         agreed: best.map((r) => r.node),
         ms: best[0]!.ms,
       };
-      o.onProgress?.(++done, inputs.length, out);
+      o.onProgress?.(++done, inputs.length, { ...out, index: i });
       return out;
     });
   }

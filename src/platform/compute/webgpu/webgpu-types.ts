@@ -118,19 +118,13 @@ export interface WgpuDevice {
   createBindGroupLayout(descriptor: {
     entries: { binding: number; visibility: number; buffer: { type: WgpuBufferBindingType } }[];
   }): WgpuBindGroupLayout;
-  createPipelineLayout(descriptor: {
-    bindGroupLayouts: WgpuBindGroupLayout[];
-  }): WgpuPipelineLayout;
+  createPipelineLayout(descriptor: { bindGroupLayouts: WgpuBindGroupLayout[] }): WgpuPipelineLayout;
   createComputePipelineAsync(descriptor: {
     label?: string;
     layout: WgpuPipelineLayout;
     compute: { module: WgpuShaderModule; entryPoint: string };
   }): Promise<WgpuComputePipeline>;
-  createBuffer(descriptor: {
-    size: number;
-    usage: number;
-    mappedAtCreation?: boolean;
-  }): WgpuBuffer;
+  createBuffer(descriptor: { size: number; usage: number; mappedAtCreation?: boolean }): WgpuBuffer;
   createBindGroup(descriptor: {
     layout: WgpuBindGroupLayout;
     entries: { binding: number; resource: { buffer: WgpuBuffer } }[];
