@@ -12,7 +12,7 @@ import type { PeerClassLike } from '../platform/start-node.ts';
 import { startNode } from '../platform/start-node.ts';
 import { parseMeshRoute } from '../sdk/fragment.ts';
 import { loadAgentIdentity } from './agent-identity.ts';
-import { loadPeerJsForNode } from '../platform/node/load-peerjs.ts';
+import { loadPeerJs } from '../platform/node/peerjs.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -53,7 +53,7 @@ if (!route) {
 const donatedBytes = Math.max(0, Number(values.donate) || 0) * 1024 ** 3;
 const dataDir = resolve(values.data!);
 
-const Peer: PeerClassLike = await loadPeerJsForNode();
+const Peer: PeerClassLike = (await loadPeerJs()).Peer;
 const identity = await loadAgentIdentity(dataDir, crypto.subtle);
 const started = await startNode({
   serverUrl: invite.origin,

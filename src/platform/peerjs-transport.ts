@@ -155,7 +155,15 @@ export class PeerJsTransport implements Transport {
     signal?: AbortSignal,
   ): Promise<Channel> {
     return new Promise((resolve, reject) => {
+      // With @roamhq/wrtc, data can arrive before 'open' on the answering side: keep it.
+      const early: Uint8Array[] = [];
+      const onEarly = (d: unknown): void => {
+        const b = toBytes(d);
+        if (b) early.push(b);
+      };
+      conn.on('data', onEarly);
       const done = (err?: Error): void => {
+        conn.off('data', onEarly);
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         conn.off('open', onOpen);
@@ -168,7 +176,7 @@ export class PeerJsTransport implements Transport {
       };
       const onOpen = (): void => {
         done();
-        const ch = new PeerJsChannel(conn, initiator);
+        const ch = new PeerJsChannel(conn, initiator, early);
         this.#channels.add(ch);
         ch.onClosed = () => this.#channels.delete(ch);
         resolve(ch);
@@ -209,22 +217,19 @@ class PeerJsChannel implements Channel {
   onClosed: (() => void) | undefined;
   #open = true;
   #waiters: (() => void)[] = [];
+  #settling: Promise<void> | undefined = new Promise((r) => setTimeout(r, 0));
   #poll: ReturnType<typeof setInterval> | undefined;
 
-  constructor(conn: DataConnection, initiator: boolean) {
+  constructor(conn: DataConnection, initiator: boolean, early: Uint8Array[]) {
     this.#conn = conn;
     this.#dc = conn.dataChannel;
     this.remoteId = conn.peer;
     this.initiator = initiator;
     this.#dc.bufferedAmountLowThreshold = LOW_WATER;
     this.#dc.addEventListener('bufferedamountlow', () => this.#drain());
+    this.#early.push(...early);
     conn.on('data', (data: unknown) => {
-      const bytes =
-        data instanceof ArrayBuffer
-          ? new Uint8Array(data)
-          : ArrayBuffer.isView(data)
-            ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-            : undefined;
+      const bytes = toBytes(data);
       if (!bytes) return; // strings or other types are not part of our protocol
       if (this.#onFrame) this.#onFrame(bytes);
       else this.#early.push(bytes);
@@ -248,6 +253,12 @@ class PeerJsChannel implements Channel {
   }
 
   async send(frame: Uint8Array): Promise<void> {
+    if (this.#settling) {
+      // Chromium can drop a message sent in the same task as 'open' toward a wrtc dialer:
+      // the first sends wait for a fresh task.
+      await this.#settling;
+      this.#settling = undefined;
+    }
     if (!this.#open || this.#dc.readyState !== 'open') {
       throw new ClosedError(`channel to ${this.remoteId}`);
     }
@@ -281,4 +292,11 @@ class PeerJsChannel implements Channel {
     this.onClosed?.();
     this.onClose?.();
   }
+}
+
+function toBytes(data: unknown): Uint8Array | undefined {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data))
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return undefined;
 }

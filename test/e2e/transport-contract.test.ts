@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import { PeerJsTransport } from '../../src/platform/peerjs-transport.ts';
-import { loadPeerJsForNode } from '../../src/platform/node/load-peerjs.ts';
+import { loadPeerJs } from '../../src/platform/node/peerjs.ts';
 import type { WosServer } from '../../signaling-server/server.ts';
 import { transportContract } from '../support/transport-contract.ts';
 import { startServer } from './fixtures.ts';
@@ -21,7 +21,7 @@ const id = (c: string): string =>
     .replace(/\d/g, (d) => 'abcdefghij'[Number(d)]!)}`;
 
 transportContract('PeerJS (Node, @roamhq/wrtc)', async () => {
-  const PeerClass = await loadPeerJsForNode();
+  const PeerClass = (await loadPeerJs()).Peer;
   const open = (peerId: string): Promise<PeerJsTransport> =>
     PeerJsTransport.open({
       id: peerId,

@@ -15,9 +15,8 @@
  *
  * `loadPeerJs()` solves both: install the globals, then dynamic-import the ESM
  * build (dist/bundler.mjs — the same file Vite bundles for the browser via the
- * "module" field), which has real named exports. For code that must keep the
- * literal static `import { Peer } from 'peerjs'` (shared core code), use the
- * preload in `./preload.ts` instead.
+ * "module" field), which has real named exports. Shared code never imports peerjs
+ * itself: the `Peer` class is injected (see start-node.ts).
  */
 import type * as PeerJsTypes from 'peerjs';
 import { installNodeWebRtcGlobals } from './webrtc-globals.ts';
@@ -44,7 +43,7 @@ export function loadPeerJs(): Promise<PeerJsModule> {
  * peerjs 1.5.5 `Peer._cleanupPeer()` does `for (const c of connections) c.close()`
  * while `c.close()` splices `c` out of that same array, so every second connection to
  * the same remote peer is skipped: its RTCPeerConnection stays connected (in Node:
- * ~14 fds + 1 thread each, never released). Same bug in browsers. Closing over a copy
+ * ~25 fds + 1-2 threads each, never released, not even by GC). Same bug in browsers. Closing over a copy
  * first avoids it. (Not Node-specific; lives here because only Node agents are
  * expected to hold many connections to one peer and to run for long.)
  */

@@ -1,7 +1,7 @@
 import { KernelError, KernelTimeoutError } from '../../../core/compute/errors.ts';
 import type { Kernel } from '../../../core/compute/kernel.ts';
 import { AbortError } from '../../../core/errors.ts';
-import { KernelLoadError } from './gpu-device.ts';
+import { KernelLoadError } from './gpu-errors.ts';
 import type { FallbackRunner } from './webgpu-executor.ts';
 
 type KernelFn = (input: unknown) => unknown;

@@ -1,10 +1,12 @@
 import type { Kernel, WgslKernelSpec } from '../../../core/compute/kernel.ts';
-import { WosError } from '../../../core/errors.ts';
-import { ARRAY_OF, BadInputError, type GpuArray, type PreparedInput } from './gpu-input.ts';
+import { AbortError, WosError } from '../../../core/errors.ts';
+import { BadInputError, KernelLoadError } from './gpu-errors.ts';
+import { ARRAY_OF, type GpuArray, type PreparedInput } from './gpu-input.ts';
 import {
   BufferUsage,
   MAP_READ,
   SHADER_STAGE_COMPUTE,
+  type WgpuAdapterInfo,
   type WgpuBindGroupLayout,
   type WgpuBuffer,
   type WgpuComputePipeline,
@@ -12,13 +14,6 @@ import {
   type WgpuLike,
   type WgpuLimits,
 } from './webgpu-types.ts';
-
-/** The kernel cannot be compiled or does not match its declared bindings. */
-export class KernelLoadError extends WosError {
-  constructor(kernelId: string, detail: string) {
-    super('KERNEL_LOAD_FAILED', `WGSL kernel ${kernelId.slice(0, 14)}… failed to load: ${detail}`);
-  }
-}
 
 /** Limits raised from the WebGPU defaults to what the adapter offers. */
 const RAISED_LIMITS: (keyof WgpuLimits)[] = [
@@ -33,13 +28,31 @@ const RAISED_LIMITS: (keyof WgpuLimits)[] = [
 export async function acquireDevice(
   gpu: WgpuLike,
   powerPreference?: 'low-power' | 'high-performance',
-): Promise<WgpuDevice | null> {
+): Promise<{ device: WgpuDevice; info: WgpuAdapterInfo | undefined } | null> {
   const adapter = await gpu.requestAdapter(powerPreference ? { powerPreference } : undefined);
   if (!adapter) return null;
   const requiredLimits: Partial<Record<keyof WgpuLimits, number>> = {};
   for (const k of RAISED_LIMITS) requiredLimits[k] = adapter.limits[k];
-  return adapter.requestDevice({ label: 'wos-compute', requiredLimits });
+  const device = await adapter.requestDevice({ label: 'wos-compute', requiredLimits });
+  const { vendor, architecture, description, isFallbackAdapter } = adapter.info ?? {};
+  const info = adapter.info && {
+    vendor: vendor ?? '',
+    architecture: architecture ?? '',
+    description: description ?? '',
+    isFallbackAdapter: isFallbackAdapter === true,
+  };
+  return { device, info };
 }
+
+/** Dawn's messages run on (overload candidates, validation chains): keep the first lines. */
+const firstLines = (message: string, n: number): string =>
+  message
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim())
+    .slice(0, n)
+    .map((l) => l.trim().replace(/^- /, '').replace(/\.$/, ''))
+    .join('; ');
 
 export interface CompiledKernel {
   pipeline: WgpuComputePipeline;
@@ -100,12 +113,12 @@ export async function compileKernel(device: WgpuDevice, kernel: Kernel): Promise
       .slice(0, 3)
       .map((m) => {
         const src = lines[m.lineNum - 1]?.trim();
-        return `line ${m.lineNum}:${m.linePos}: ${m.message}${src ? ` (in \`${src.slice(0, 120)}\`)` : ''}`;
+        return `line ${m.lineNum}:${m.linePos}: ${firstLines(m.message, 1)}${src ? ` (in \`${src.slice(0, 120)}\`)` : ''}`;
       })
       .join('; ');
     throw new KernelLoadError(kernel.id, `WGSL error: ${detail}`);
   }
-  if (scopeError) throw new KernelLoadError(kernel.id, scopeError.message.trim());
+  if (scopeError) throw new KernelLoadError(kernel.id, firstLines(scopeError.message, 2));
   try {
     const pipeline = await device.createComputePipelineAsync({
       label: kernel.id,
@@ -114,7 +127,7 @@ export async function compileKernel(device: WgpuDevice, kernel: Kernel): Promise
     });
     return { pipeline, layout };
   } catch (e) {
-    throw new KernelLoadError(kernel.id, (e instanceof Error ? e.message : String(e)).trim());
+    throw new KernelLoadError(kernel.id, firstLines(e instanceof Error ? e.message : String(e), 2));
   }
 }
 
@@ -138,6 +151,8 @@ export function dispatchSize(
 /** Set once the work is on the GPU queue: from then on it cannot be taken back. */
 export interface SubmitState {
   submitted: boolean;
+  /** Set when the caller gave up (time limit, abort): the work is then never submitted. */
+  cancelled: boolean;
 }
 
 /** Uploads the inputs, dispatches, copies `out` to a MAP_READ staging buffer and reads it. */
@@ -160,6 +175,7 @@ export async function dispatchKernel(
       spec.workgroupSize,
       device.limits.maxComputeWorkgroupsPerDimension,
     );
+    if (state.cancelled) throw new AbortError('the GPU kernel');
     const outBytes = input.outLength * 4;
     let staging: WgpuBuffer | undefined;
     let thrown: unknown;

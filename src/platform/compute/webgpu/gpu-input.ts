@@ -1,5 +1,5 @@
 import type { WgslKernelSpec } from '../../../core/compute/kernel.ts';
-import { WosError } from '../../../core/errors.ts';
+import { BadInputError } from './gpu-errors.ts';
 
 /**
  * The input convention of WGSL kernels: `input` is an object whose fields are typed arrays
@@ -12,13 +12,6 @@ type Binding = WgslKernelSpec['bindings'][number];
 
 export const ARRAY_OF = { f32: Float32Array, u32: Uint32Array, i32: Int32Array } as const;
 const TAG_OF = { f32: 'Float32Array', u32: 'Uint32Array', i32: 'Int32Array' } as const;
-
-/** The input does not fit the kernel's bindings. */
-export class BadInputError extends WosError {
-  constructor(message: string) {
-    super('BAD_INPUT', message);
-  }
-}
 
 export interface BufferInput {
   binding: Binding;

@@ -81,6 +81,42 @@ fn main(${builtins}) {
   };
 }
 
+/**
+ * The same product with 16×16 tiles staged in workgroup memory (256 invocations a workgroup,
+ * one output tile each): `n` must be a multiple of 16. Same summation order as `matmulSpec`.
+ */
+export function matmulTiledSpec(): WgslKernelSpec {
+  return {
+    ...matmulSpec(256),
+    source: `@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<uniform> n: u32;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+var<workgroup> ta: array<f32, 256>;
+var<workgroup> tb: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let tiles = n / 16u;
+  let w = wid.x + wid.y * nwg.x;
+  let row = (w / tiles) * 16u + li / 16u;
+  let col = (w % tiles) * 16u + li % 16u;
+  let inside = row < n;
+  var s = 0.0;
+  for (var t = 0u; t < tiles; t++) {
+    ta[li] = select(0.0, a[row * n + t * 16u + li % 16u], inside);
+    tb[li] = select(0.0, b[(t * 16u + li / 16u) * n + col], inside);
+    workgroupBarrier();
+    for (var k = 0u; k < 16u; k++) {
+      s = s + ta[(li / 16u) * 16u + k] * tb[k * 16u + li % 16u];
+    }
+    workgroupBarrier();
+  }
+  if (inside) { out[row * n + col] = s; }
+}`,
+  };
+}
+
 /** Collatz steps to reach 1 for each `start[i]` (u32, capped at `cap` steps). */
 export function collatzSpec(wg = 64, cap = 1000): WgslKernelSpec {
   return {
@@ -151,6 +187,40 @@ fn main(${builtins}) {
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
     h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
     out[i] = (h ^ (h >>> 16)) >>> 0;
+  }
+  return out;
+};`,
+  };
+}
+
+/** `rounds` LCG steps per `key[i]` (`rounds` a u32 uniform): keeps a GPU busy, for load tests. */
+export function spinSpec(wg = 64): WgslKernelSpec {
+  return {
+    kind: 'wgsl',
+    source: `@group(0) @binding(0) var<storage, read> key: array<u32>;
+@group(0) @binding(1) var<uniform> rounds: u32;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+@compute @workgroup_size(${wg})
+fn main(${builtins}) {
+  ${index(wg)}
+  var x = key[i];
+  for (var r = 0u; r < rounds; r++) { x = x * 1664525u + 1013904223u; }
+  out[i] = x;
+}`,
+    entryPoint: 'main',
+    workgroupSize: wg,
+    bindings: [
+      { binding: 0, name: 'key', type: 'storage-read', element: 'u32' },
+      { binding: 1, name: 'rounds', type: 'uniform', element: 'u32' },
+      { binding: 2, name: 'out', type: 'storage', element: 'u32' },
+    ],
+    size: 'key',
+    fallback: `export default ({ key, rounds }) => {
+  const out = new Uint32Array(key.length);
+  for (let i = 0; i < key.length; i++) {
+    let x = key[i];
+    for (let r = 0; r < rounds; r++) x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[i] = x;
   }
   return out;
 };`,

@@ -6,12 +6,18 @@ import {
   acquireDevice,
   compileKernel,
   dispatchKernel,
-  KernelLoadError,
   type CompiledKernel,
   type SubmitState,
 } from './gpu-device.ts';
+import { GpuLostError, KernelLoadError, NoGpuError } from './gpu-errors.ts';
 import { ARRAY_OF, prepareInput, type PreparedInput } from './gpu-input.ts';
-import { navigatorGpu, type WgpuDevice, type WgpuLike } from './webgpu-types.ts';
+import {
+  navigatorGpu,
+  type WgpuAdapterInfo,
+  type WgpuDevice,
+  type WgpuDeviceLostInfo,
+  type WgpuLike,
+} from './webgpu-types.ts';
 
 /** Runs a kernel's JS `fallback` where there is no GPU (e.g. on the sandboxed CPU pool). */
 export type FallbackRunner = (kernel: Kernel, input: unknown, opts: RunOptions) => Promise<unknown>;
@@ -26,29 +32,13 @@ export interface WebGpuExecutorOptions {
   maxPipelines?: number;
 }
 
-/** No WebGPU adapter here, and the kernel cannot run without one. */
-export class NoGpuError extends WosError {
-  constructor(message: string) {
-    super('NO_GPU', message);
-  }
-}
-
-/** The GPU device went away (driver reset, GPU process crash) while the kernel ran. */
-export class GpuLostError extends WosError {
-  constructor(reason: string) {
-    super(
-      'GPU_LOST',
-      `the GPU device was lost while the kernel ran (${reason}); a new device is made on the next run, so retry`,
-    );
-  }
-}
-
 interface Job {
   kernel: Kernel;
   spec: WgslKernelSpec;
   raw: unknown;
   input: PreparedInput;
   opts: RunOptions;
+  state: SubmitState & { device: WgpuDevice | null };
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -88,6 +78,9 @@ export class WebGpuExecutor implements Executor {
     await executor.ensureDevice();
     return executor;
   }
+
+  /** The adapter of the current device (plain copy: vendor, architecture, fallback flag). */
+  adapterInfo: WgpuAdapterInfo | undefined;
 
   /** True while this executor has (or can make) a WebGPU device. */
   get hasGpu(): boolean {
@@ -136,11 +129,13 @@ export class WebGpuExecutor implements Executor {
     if (!this.available) return this.fallback(kernel, input, opts);
     if (prepared.outLength === 0) return new ARRAY_OF[prepared.out.element](0);
     return new Promise((resolve, reject) => {
-      const job: Job = { kernel, spec, raw: input, input: prepared, opts, resolve, reject };
+      const state = { submitted: false, cancelled: false, device: null };
+      const job: Job = { kernel, spec, raw: input, input: prepared, opts, state, resolve, reject };
       const signal = opts.signal;
       const onAbort = (): void => {
         const i = this.queue.indexOf(job);
         if (i >= 0) this.queue.splice(i, 1);
+        state.cancelled = true;
         reject(new AbortError('the GPU kernel', signal?.reason));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -165,7 +160,7 @@ export class WebGpuExecutor implements Executor {
 
   /** Settles the caller, and resolves when the GPU may take the next job. */
   private async execute(job: Job): Promise<void> {
-    const state: SubmitState & { device: WgpuDevice | null } = { submitted: false, device: null };
+    const state = job.state;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), job.opts.timeoutMs);
@@ -187,6 +182,7 @@ export class WebGpuExecutor implements Executor {
     clearTimeout(timer);
     if (first !== 'timeout') return;
     job.reject(new KernelTimeoutError(job.opts.timeoutMs));
+    state.cancelled = true;
     if (state.submitted) this.dropDevice(state.device);
   }
 
@@ -195,14 +191,28 @@ export class WebGpuExecutor implements Executor {
       const compiled = await this.pipeline(device, job.kernel);
       return dispatchKernel(device, compiled, job.spec, job.input, state);
     })();
-    work.catch(() => undefined); // loses the race below when the device goes away
-    const r = await Promise.race([
-      work.then((out) => ({ out })),
-      device.lost.then((info) => ({ lost: info })),
+    let lostInfo: WgpuDeviceLostInfo | undefined;
+    const lost = device.lost.then((info) => ({ lost: (lostInfo = info) }));
+    let r = await Promise.race([
+      work.then(
+        (out) => ({ out }),
+        (error: unknown) => ({ error }),
+      ),
+      lost,
     ]);
+    if ('error' in r) {
+      // A dying device fails its pending maps (a DOMException) a moment before `lost` settles.
+      if (r.error instanceof WosError && !lostInfo) throw r.error;
+      const grace = new Promise<{ error: unknown }>((res) => setTimeout(res, 100, r));
+      r = await Promise.race([lost, grace]);
+      if ('error' in r) {
+        const msg = r.error instanceof Error ? r.error.message : String(r.error);
+        throw new WosError('KERNEL_ERROR', `the GPU run failed: ${msg}`, { cause: r.error });
+      }
+    }
     if ('out' in r) return (this.stats.runs++, r.out);
     if (this.closed) throw new ClosedError('the WebGPU executor');
-    this.stats.lost++;
+    if (!state.cancelled) this.stats.lost++;
     throw new GpuLostError(`${r.lost.reason}: ${r.lost.message.trim() || 'no details'}`);
   }
 
@@ -253,9 +263,11 @@ export class WebGpuExecutor implements Executor {
   }
 
   private async acquire(gpu: WgpuLike): Promise<WgpuDevice | null> {
-    const device = await acquireDevice(gpu, this.opts.powerPreference).catch(() => null);
-    this.available = device !== null;
-    if (!device) return null;
+    const got = await acquireDevice(gpu, this.opts.powerPreference).catch(() => null);
+    this.available = got !== null;
+    if (!got) return null;
+    const { device, info } = got;
+    this.adapterInfo = info;
     if (this.closed) return (device.destroy(), null);
     this.device = device;
     this.pipelines.clear();

@@ -1,0 +1,41 @@
+/**
+ * Messages of the sandboxed worker pool. Three parties: the page (trusted), the bootstrap
+ * script of the opaque-origin iframe (trusted, never runs kernel code) and the kernel workers
+ * (run foreign code). The page checks every worker reply before using it.
+ */
+
+/** Page → iframe bootstrap, over the control port. */
+export type FrameRequest =
+  | { t: 'init'; workerSource: string }
+  /** Carries one transferred port: the worker's end of its page channel. */
+  | { t: 'spawn'; wid: number; stubs: boolean }
+  | { t: 'kill'; wid: number };
+
+/** Iframe bootstrap → page. */
+export type FrameEvent =
+  | { t: 'ready' }
+  /** An error event on a worker (a script that failed to start, or an uncaught kernel error). */
+  | { t: 'worker-error'; wid: number; message: string };
+
+/** Iframe bootstrap → worker, once, with the page port. */
+export interface WorkerInit {
+  /** Replace network and storage APIs with stubs that throw a clear error (default on). */
+  stubs: boolean;
+}
+
+/** Page → worker. `source` is sent the first time a worker sees a kernel. */
+export interface RunRequest {
+  t: 'run';
+  id: number;
+  kernelId: string;
+  source?: string;
+  input: unknown;
+}
+
+export type FailureKind = 'kernel' | 'load' | 'violation' | 'clone';
+
+/** Worker → page. `up` once the worker has hardened its globals and listens. */
+export type WorkerReply =
+  | { t: 'up' }
+  | { t: 'ok'; id: number; output: unknown }
+  | { t: 'err'; id: number; kind: FailureKind; message: string; stack?: string; api?: string };
