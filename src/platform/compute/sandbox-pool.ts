@@ -213,7 +213,10 @@ export class SandboxPool implements Executor {
     slot.task = task;
     slot.lastUsed = performance.now();
     task.slot = slot;
-    task.timer = setTimeout(() => this.kill(slot, new KernelTimeoutError(task.timeoutMs)), task.timeoutMs);
+    task.timer = setTimeout(
+      () => this.kill(slot, new KernelTimeoutError(task.timeoutMs)),
+      task.timeoutMs,
+    );
   }
 
   private onReply(slot: Slot, data: unknown): void {

@@ -9,7 +9,9 @@ import { SandboxUnavailableError } from './errors.ts';
 export async function fetchKernelWorkerSource(): Promise<string> {
   const res = await fetch(kernelWorkerUrl);
   if (!res.ok) {
-    throw new SandboxUnavailableError(`kernel worker script ${kernelWorkerUrl}: HTTP ${res.status}`);
+    throw new SandboxUnavailableError(
+      `kernel worker script ${kernelWorkerUrl}: HTTP ${res.status}`,
+    );
   }
   return res.text();
 }
