@@ -126,7 +126,7 @@ export async function createWosServer(options: WosServerOptions = {}): Promise<W
 
 function errorHandler(metrics: Metrics, log: (line: string) => void): ErrorRequestHandler {
   // Express recognises error handlers by their four parameters.
-   
+
   return (err: unknown, _req, res, _next) => {
     let e: ServerError;
     if (err instanceof ServerError) e = err;
