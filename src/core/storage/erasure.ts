@@ -129,6 +129,7 @@ class SafeErasureCoder implements ErasureCoder {
     if (n - missing.length < k) throw new NotEnoughShardsError(n - missing.length, k);
     const size = shardSizeOf(shards, n);
     if (missing.length === 0) return shards.slice() as Uint8Array[];
+    const present = shards.map((s) => s !== undefined);
     const rebuilt = this.#rs.withStripe(n * size, (stripe) => {
       const view = stripe.view();
       for (let i = 0; i < n; i++) {
@@ -138,13 +139,10 @@ class SafeErasureCoder implements ErasureCoder {
       }
       // Only call the wasm's reconstruct when data is missing; it never restores parity, so
       // lost parity is recomputed from the (now complete) data by encoding in place.
-      if (missing[0]! < k)
-        stripe.reconstructData(
-          k,
-          m,
-          shards.map((s) => s !== undefined),
-        );
-      if (missing[missing.length - 1]! >= k) stripe.encode(k, m);
+      const dataLost = missing[0]! < k;
+      const parityLost = missing[missing.length - 1]! >= k;
+      if (dataLost) stripe.reconstructData(k, m, present);
+      if (parityLost) stripe.encode(k, m);
       const out = stripe.view();
       return missing.map((i) => out.slice(i * size, (i + 1) * size));
     });
