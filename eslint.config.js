@@ -5,7 +5,7 @@ import ts from 'typescript-eslint';
 import svelteConfig from './svelte.config.js';
 
 export default ts.config(
-  { ignores: ['dist/', 'dev-dist/', 'node_modules/', 'bench/results/', 'test/spike/'] },
+  { ignores: ['dist/', 'dev-dist/', 'node_modules/', 'bench/results/'] },
   js.configs.recommended,
   ...ts.configs.recommended,
   ...svelte.configs.recommended,
