@@ -27,12 +27,15 @@ export type LeaveReason = 'left' | 'failed';
 export interface MembershipOptions {
   intervalMs: number;
   failAfterMs: number;
+  /** How long a member whose direct channel closed stays without fresh gossip. */
+  suspectMs: number;
   tombstoneMs: number;
 }
 
 export const defaultMembershipOptions: MembershipOptions = {
   intervalMs: 500,
   failAfterMs: 3000,
+  suspectMs: 600,
   tombstoneMs: 60_000,
 };
 
@@ -111,6 +114,16 @@ export class Membership extends Emitter<{
   unlinked(id: string): void {
     for (const m of this.#members.values()) {
       if (m.alive && this.#routeOf.get(m.id) === id) this.#setRoute(m.id, undefined);
+    }
+    // A closed channel is strong evidence the peer is gone (its goodbye may be stuck behind
+    // bulk data on that channel): time it out after `suspectMs` unless gossip from another
+    // member shows it still alive.
+    const m = this.#members.get(id);
+    if (m?.alive) {
+      m.seenAt = Math.min(
+        m.seenAt,
+        this.#clock.now() - this.#opts.failAfterMs + this.#opts.suspectMs,
+      );
     }
   }
 

@@ -39,9 +39,10 @@ export class RttTracker {
 
   /** One bus round trip to `peer`, in ms. */
   async ping(peer: string, timeoutMs = 2000): Promise<number> {
-    const t0 = this.#clock.now();
+    const now = (): number => this.#clock.precise?.() ?? this.#clock.now();
+    const t0 = now();
     await this.#bus.request(peer, 'ping', {}, { timeoutMs });
-    return this.#clock.now() - t0;
+    return now() - t0;
   }
 
   async measureAll(): Promise<void> {

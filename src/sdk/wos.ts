@@ -109,13 +109,18 @@ export function createWos(binding: WosBinding): Wos {
       invite: () => binding.invite(),
     },
     on: (event, handler) =>
-      later(({ node }) =>
-        event === 'coordinator'
-          ? node.on('coordinator', (e) =>
-              (handler as (v: string | undefined) => void)(e.coordinator),
-            )
-          : node.on(event as 'nodes', handler as (v: NodeInfo[]) => void),
-      ),
+      later(({ node }) => {
+        if (event === 'coordinator') {
+          return node.on('coordinator', (e) =>
+            (handler as (v: string | undefined) => void)(e.coordinator),
+          );
+        }
+        // A late subscriber to `nodes` gets the current list at once, then every change.
+        if (event === 'nodes') {
+          queueMicrotask(() => (handler as (v: NodeInfo[]) => void)(node.nodes()));
+        }
+        return node.on(event as 'nodes', handler as (v: NodeInfo[]) => void);
+      }),
     use: async (kind, n, opts) => (await runtime()).compute.use(kind, n, opts),
     compute: {
       kernel: async (spec) => (await runtime()).compute.kernel(spec),

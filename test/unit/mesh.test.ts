@@ -67,6 +67,24 @@ describe('mesh on the in-memory network', () => {
     expect(new Set(survivors.map((m) => m.node.coordinator())).size).toBe(1);
   });
 
+  it('a node whose channels close without a goodbye is dropped within ~1 s', async () => {
+    const { clock, net, bytes, meshKey } = setup(5);
+    const made = [];
+    for (let i = 0; i < 3; i++) {
+      const m = await createSimNode(net, bytes, { meshKey });
+      void m.node.start();
+      made.push(m);
+      await clock.advance(50);
+    }
+    await clock.advance(3000);
+    const [gone, ...rest] = made as [(typeof made)[0], ...typeof made];
+    // Its goodbye never makes it (e.g. stuck behind bulk data); only the channels close.
+    gone.node.members.stop();
+    gone.transport.close();
+    await clock.advance(1200);
+    for (const m of rest) expect(m.node.nodes().map((n) => n.id)).not.toContain(gone.node.id);
+  });
+
   it('refuses a node that does not hold the mesh key', async () => {
     const { clock, net, bytes, meshKey } = setup(3);
     const good = await createSimNode(net, bytes, { meshKey });

@@ -6,8 +6,9 @@
  * compilation is allowed (`'wasm-unsafe-eval'`) unless the host turns it off.
  *
  * The bootstrap takes one MessagePort from its parent and then only creates and terminates
- * workers from the worker source the page sends; it never evaluates kernel code and ignores
- * everything workers post to it. `RTCPeerConnection` exists in this document (CSP does not
+ * workers from the worker source the page sends; it never evaluates kernel code. From a worker
+ * it hears only its first message ("started") and reports error events of workers that never
+ * started; errors after that are a kernel's own. `RTCPeerConnection` exists in this document (CSP does not
  * govern WebRTC) but not in workers, so foreign code must only ever run in the workers.
  */
 export function sandboxCsp(allowWasm: boolean): string {
@@ -29,7 +30,13 @@ const BOOTSTRAP = `(() => {
       } else if (data.t === 'spawn' && url && ports[0] && !workers.has(data.wid)) {
         const wid = data.wid;
         const w = new Worker(url, { name: 'wos-kernel-' + wid });
+        let up = false;
+        w.onmessage = () => {
+          up = true;
+          w.onmessage = null;
+        };
         w.onerror = (ev) => {
+          if (up) return;
           ev.preventDefault();
           control.postMessage({ t: 'worker-error', wid, message: String(ev.message || 'worker failed') });
         };

@@ -1,13 +1,17 @@
+import { ClosedError } from '../../../core/errors.ts';
 import type { FrameEvent, FrameRequest } from './protocol.ts';
 import { SandboxUnavailableError } from './errors.ts';
 import { sandboxSrcdoc } from './frame-document.ts';
 
 export interface SandboxFrameOptions {
   document: Document;
-  workerSource: Promise<string>;
+  /** Script text of the workers (classic scripts, started from a blob: URL). */
+  workerSource: string;
   allowWasm: boolean;
   startTimeoutMs: number;
   onWorkerError(wid: number, message: string): void;
+  /** The iframe reloaded (moved in the DOM, navigated): its workers are gone. */
+  onLost(): void;
 }
 
 /**
@@ -16,11 +20,12 @@ export interface SandboxFrameOptions {
  * the page, so task messages never pass through the iframe's thread.
  */
 export class SandboxFrame {
-  /** Resolves once the bootstrap answered and holds the worker source. */
+  /** Resolves once the bootstrap answered; rejects if it does not in time. */
   readonly ready: Promise<void>;
   private readonly iframe: HTMLIFrameElement;
   private readonly control: MessagePort;
   private closed = false;
+  private abandon: (e: Error) => void = () => {};
 
   constructor(o: SandboxFrameOptions) {
     const iframe = o.document.createElement('iframe');
@@ -33,11 +38,15 @@ export class SandboxFrame {
     this.iframe = iframe;
     const channel = new MessageChannel();
     this.control = channel.port1;
-    const answered = new Promise<void>((resolve, reject) => {
+    this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new SandboxUnavailableError(`no answer within ${o.startTimeoutMs} ms`)),
         o.startTimeoutMs,
       );
+      this.abandon = (e) => {
+        clearTimeout(timer);
+        reject(e);
+      };
       this.control.onmessage = (e: MessageEvent<FrameEvent>) => {
         if (e.data.t === 'ready') {
           clearTimeout(timer);
@@ -46,17 +55,15 @@ export class SandboxFrame {
           o.onWorkerError(e.data.wid, e.data.message);
         }
       };
-      iframe.addEventListener(
-        'load',
-        () => iframe.contentWindow?.postMessage(null, '*', [channel.port2]),
-        { once: true },
-      );
+      let loads = 0;
+      iframe.addEventListener('load', () => {
+        if (loads++ === 0) iframe.contentWindow?.postMessage(null, '*', [channel.port2]);
+        else if (!this.closed) o.onLost();
+      });
     });
+    // Queued on the port until the bootstrap takes it: ordered before every spawn.
+    this.send({ t: 'init', workerSource: o.workerSource });
     (o.document.body ?? o.document.documentElement).append(iframe);
-    this.ready = Promise.all([answered, o.workerSource]).then(([, workerSource]) => {
-      if (this.closed) throw new SandboxUnavailableError('closed while starting');
-      this.send({ t: 'init', workerSource });
-    });
   }
 
   /** Starts worker `wid`; returns the page's end of its channel (usable at once). */
@@ -74,6 +81,7 @@ export class SandboxFrame {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.abandon(new ClosedError('sandbox'));
     this.control.close();
     this.iframe.remove();
   }

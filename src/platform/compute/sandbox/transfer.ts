@@ -3,39 +3,36 @@
  * Walks arrays, plain objects, Maps and Sets up to a visit budget: a huge array of numbers
  * costs nothing beyond the budget, and a buffer found twice is listed once (a duplicate in the
  * transfer list is a DataCloneError). Empty and shared buffers are skipped.
+ *
+ * Self-contained (no reference outside its body): the kernel worker's source embeds its text.
  */
 export function transferables(value: unknown, budget = 10_000): ArrayBuffer[] {
   const found = new Set<ArrayBuffer>();
   const seen = new Set<object>();
   const stack: unknown[] = [value];
-  let visits = 0;
-  const add = (b: ArrayBufferLike): void => {
-    if (b instanceof ArrayBuffer && b.byteLength > 0) found.add(b);
+  const push = (items: readonly unknown[]): void => {
+    for (let i = 0; i < items.length && i < budget; i++) {
+      const item = items[i];
+      if (typeof item === 'object' && item !== null) stack.push(item);
+    }
   };
+  let visits = 0;
   while (stack.length > 0 && visits++ < budget) {
     const v = stack.pop();
     if (typeof v !== 'object' || v === null || seen.has(v)) continue;
     seen.add(v);
-    if (v instanceof ArrayBuffer) add(v);
-    else if (ArrayBuffer.isView(v)) add(v.buffer);
-    else if (Array.isArray(v)) pushSome(stack, v, budget);
-    else if (v instanceof Map) pushSome(stack, [...v.keys(), ...v.values()], budget);
-    else if (v instanceof Set) pushSome(stack, [...v], budget);
-    else if (isPlain(v)) pushSome(stack, Object.values(v), budget);
+    if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+      const b = v instanceof ArrayBuffer ? v : v.buffer;
+      if (b instanceof ArrayBuffer && b.byteLength > 0) found.add(b);
+    } else if (Array.isArray(v)) push(v);
+    else if (v instanceof Map) push([...v.keys(), ...v.values()]);
+    else if (v instanceof Set) push([...v]);
+    else {
+      const proto: unknown = Object.getPrototypeOf(v);
+      if (proto === Object.prototype || proto === null) push(Object.values(v));
+    }
   }
   return [...found];
-}
-
-function pushSome(stack: unknown[], items: readonly unknown[], budget: number): void {
-  for (let i = 0; i < items.length && i < budget; i++) {
-    const item = items[i];
-    if (typeof item === 'object' && item !== null) stack.push(item);
-  }
-}
-
-function isPlain(v: object): boolean {
-  const proto: unknown = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
 }
 
 /** True for the error `postMessage` throws on an uncloneable value or untransferable buffer. */

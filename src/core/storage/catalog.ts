@@ -1,0 +1,185 @@
+import * as v from 'valibot';
+import { AbortError } from '../errors.ts';
+import { openManifest, parseManifest, type Manifest, type ManifestBody } from './manifest.ts';
+import { verifyDelete } from './owner.ts';
+import { FileDeletedError, FileNotFoundError } from './service-errors.ts';
+import type { SignedManifest } from './shard-store.ts';
+import { SignalFan } from './signal-fan.ts';
+import type { StorageContext } from './storage-context.ts';
+import {
+  ManifestGetReplySchema,
+  ManifestListReplySchema,
+  ManifestPutReplySchema,
+  type Tombstone,
+} from './storage-protocol.ts';
+
+/**
+ * The client's view of its files' manifests, which live on the files' holders (every holder
+ * keeps the latest one). Reading asks every live node, verifies every answer, and takes the
+ * highest revision that this storage key opens; a holder that answered with an older revision
+ * is sent the newer one, and one that still has a deleted file is sent the owner's signed
+ * delete (so a holder that was offline cannot bring a file back).
+ */
+interface Seen {
+  node: string;
+  signed: SignedManifest;
+  body: ManifestBody;
+}
+
+export class Catalog {
+  readonly #ctx: StorageContext;
+  readonly #cache = new Map<string, Manifest>();
+
+  constructor(ctx: StorageContext) {
+    this.#ctx = ctx;
+  }
+
+  cached(file: string): Manifest | undefined {
+    return this.#cache.get(file);
+  }
+
+  forget(file: string): void {
+    this.#cache.delete(file);
+  }
+
+  /** Sends a manifest to one live node of every store it names, and to `extra` nodes. */
+  async publish(man: Manifest, extra: readonly string[] = []): Promise<number> {
+    this.#cache.set(man.body.file, man);
+    const nodes = new Set(extra);
+    for (const s of man.body.stores) {
+      const n = this.#ctx.dir.nodesOf(s)[0];
+      if (n !== undefined) nodes.add(n);
+    }
+    const res = await Promise.allSettled(
+      [...nodes].map(async (n) => {
+        const r = await this.#ctx.bus.request(n, 'st.manifest.put', man.signed, {
+          timeoutMs: this.#ctx.opts.requestTimeoutMs,
+        });
+        v.parse(ManifestPutReplySchema, r.body);
+        return man.body.stores.includes(this.#ctx.dir.storeOf(n) ?? '');
+      }),
+    );
+    return res.filter((r) => r.status === 'fulfilled' && r.value).length;
+  }
+
+  /** The latest manifest of `file` that this storage key opens. */
+  async load(file: string, signal?: AbortSignal): Promise<Manifest> {
+    const seen: Seen[] = [];
+    const tombs: Tombstone[] = [];
+    await this.#ask(signal, async (node, sig) => {
+      const r = await this.#request(node, 'st.manifest.get', { file }, sig);
+      const body = v.parse(ManifestGetReplySchema, r);
+      if (body.deleted) tombs.push(body.deleted);
+      if (body.manifest) this.#see(seen, node, body.manifest, file);
+    });
+    const man = await this.#choose(file, seen, tombs);
+    if (!man) {
+      throw tombs.length > 0 ? new FileDeletedError(file) : new FileNotFoundError(file);
+    }
+    return man;
+  }
+
+  /** Every file of this storage key that a live holder has a manifest for. */
+  async list(signal?: AbortSignal): Promise<Manifest[]> {
+    const seen = new Map<string, Seen[]>();
+    const tombs = new Map<string, Tombstone[]>();
+    await this.#ask(signal, async (node, sig) => {
+      let after: string | undefined;
+      for (let page = 0; page < 10_000; page++) {
+        const req = { tag: this.#ctx.tag, ...(after === undefined ? {} : { after }) };
+        const body = v.parse(
+          ManifestListReplySchema,
+          await this.#request(node, 'st.manifest.list', req, sig),
+        );
+        for (const t of body.tombstones) tombs.set(t.file, [...(tombs.get(t.file) ?? []), t]);
+        for (const signed of body.items) {
+          const file = this.#fileOf(signed);
+          if (file === undefined) continue;
+          const list = seen.get(file) ?? [];
+          this.#see(list, node, signed, file);
+          seen.set(file, list);
+        }
+        const files = [
+          ...body.items.map((s) => this.#fileOf(s) ?? ''),
+          ...body.tombstones.map((t) => t.file),
+        ];
+        if (!body.more || files.length === 0) break;
+        after = files.sort().at(-1);
+      }
+    });
+    const out = await Promise.all(
+      [...seen].map(([file, s]) =>
+        this.#choose(file, s, tombs.get(file) ?? []).catch(() => undefined),
+      ),
+    );
+    return out.filter((m): m is Manifest => m !== undefined);
+  }
+
+  /** Runs `fn` for this node and every live member, each with its own child of `signal`. */
+  async #ask(
+    signal: AbortSignal | undefined,
+    fn: (node: string, signal: AbortSignal) => Promise<void>,
+  ): Promise<void> {
+    const nodes = [this.#ctx.dir.selfNode, ...this.#ctx.peers()];
+    const fan = new SignalFan(signal);
+    await Promise.allSettled(nodes.map((n) => fan.run((sig) => fn(n, sig))));
+    fan.close();
+    if (signal?.aborted) throw new AbortError('listing files', signal.reason);
+  }
+
+  async #request(node: string, type: string, body: unknown, signal: AbortSignal): Promise<unknown> {
+    const opts = { timeoutMs: this.#ctx.opts.requestTimeoutMs, signal };
+    return (await this.#ctx.bus.request(node, type, body, opts)).body;
+  }
+
+  #fileOf(signed: SignedManifest): string | undefined {
+    try {
+      return parseManifest(signed).file;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #see(list: Seen[], node: string, signed: SignedManifest, file: string): void {
+    try {
+      const body = parseManifest(signed);
+      if (body.file === file) list.push({ node, signed, body });
+    } catch {
+      // A malformed manifest from a peer is ignored.
+    }
+  }
+
+  /** Opens the highest revision that verifies; heals stale holders; honours tombstones. */
+  async #choose(file: string, seen: Seen[], tombs: Tombstone[]): Promise<Manifest | undefined> {
+    const ctx = this.#ctx;
+    seen.sort((a, b) => b.body.rev - a.body.rev);
+    let firstError: unknown;
+    let man: Manifest | undefined;
+    for (const s of seen) {
+      try {
+        man = await openManifest(ctx.subtle, ctx.root, s.signed, ctx.verify);
+        break;
+      } catch (e) {
+        firstError ??= e;
+      }
+    }
+    if (!man) {
+      if (firstError !== undefined) throw firstError;
+      return undefined;
+    }
+    for (const t of tombs) {
+      if (t.owner === man.body.owner && (await verifyDelete(ctx.verify, t.owner, file, t.sig))) {
+        this.#cache.delete(file);
+        for (const s of seen) void ctx.bus.request(s.node, 'st.delete', t).catch(() => {});
+        throw new FileDeletedError(file);
+      }
+    }
+    const cur = this.#cache.get(file);
+    if (cur && cur.body.rev > man.body.rev) man = cur;
+    this.#cache.set(file, man);
+    const rev = man.body.rev;
+    const stale = seen.filter((s) => s.body.rev < rev).map((s) => s.node);
+    if (stale.length > 0) void this.publish(man, stale).catch(() => {});
+    return man;
+  }
+}

@@ -1,0 +1,220 @@
+import { every } from '../clock.ts';
+import { Emitter } from '../emitter.ts';
+import { ArgumentError } from '../errors.ts';
+import { Catalog } from './catalog.ts';
+import { readStream } from './downloader.ts';
+import { computeHealth, type FileHealth } from './health.ts';
+import type { Manifest } from './manifest.ts';
+import { signDelete } from './owner.ts';
+import { NotOwnerError } from './service-errors.ts';
+import { inspect, repairFile, type AuditOptions, type RepairReport } from './repair.ts';
+import type { StorageContext } from './storage-context.ts';
+import { type PutData } from './stripe-source.ts';
+import { uploadFile, type PutOptions } from './uploader.ts';
+
+/**
+ * The client API of storage, what `wos.files` exposes: put (streaming, encrypted, erasure
+ * coded, spread over the mesh), get (a stream, verified and decrypted), list, delete, health
+ * and repair, plus a periodic repair loop for this key's files.
+ */
+export interface FileRef {
+  /** File id (base64url, 16 random bytes): what a link or a later `get` needs. */
+  readonly id: string;
+  readonly name: string;
+  readonly size: number;
+  readonly type: string;
+  /** Clock time of the upload, ms. */
+  readonly created: number;
+}
+
+export interface FileInfo extends FileRef {
+  rev: number;
+  k: number;
+  n: number;
+  stripes: number;
+  /** Stores holding shards (ids). */
+  stores: string[];
+  /** Live nodes serving those stores now. */
+  nodes: string[];
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+export type FileArg = FileRef | string;
+
+export class StorageClient extends Emitter<{
+  repaired: RepairReport;
+  badShard: { file: string; stripe: number; index: number; store: string };
+}> {
+  readonly #ctx: StorageContext;
+  readonly #catalog: Catalog;
+  #loop: { stop: () => void; running: boolean } | undefined;
+
+  constructor(ctx: StorageContext) {
+    super();
+    this.#ctx = ctx;
+    this.#catalog = new Catalog(ctx);
+    ctx.onBadShard = (file, stripe, index, store) =>
+      this.emit('badShard', { file, stripe, index, store });
+  }
+
+  /** Stores `data` under `name`; resolves once the manifest is on the holders. */
+  async put(name: string, data: PutData, opts: PutOptions = {}): Promise<FileRef> {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 4096) {
+      throw new ArgumentError('a file name must be 1 to 4096 characters');
+    }
+    const man = await uploadFile(this.#ctx, this.#catalog, name, data, opts);
+    return refOf(man);
+  }
+
+  /** The file's bytes as a stream; rejects early if its manifest cannot be found or opened. */
+  async get(ref: FileArg, opts: RequestOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    const man = await this.#manifest(ref, opts.signal);
+    return readStream(this.#ctx, man, opts.signal);
+  }
+
+  async getBytes(ref: FileArg, opts: RequestOptions = {}): Promise<Uint8Array> {
+    const man = await this.#manifest(ref, opts.signal);
+    const out = new Uint8Array(man.meta.size);
+    let o = 0;
+    const reader = readStream(this.#ctx, man, opts.signal).getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      out.set(r.value, o);
+      o += r.value.length;
+    }
+    return out;
+  }
+
+  async getBlob(ref: FileArg, opts: RequestOptions = {}): Promise<Blob> {
+    const man = await this.#manifest(ref, opts.signal);
+    const parts: BlobPart[] = [];
+    const reader = readStream(this.#ctx, man, opts.signal).getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      parts.push(r.value as Uint8Array<ArrayBuffer>);
+    }
+    return new Blob(parts, { type: man.meta.type });
+  }
+
+  /** This key's files on the live holders, newest first. */
+  async list(opts: RequestOptions = {}): Promise<FileInfo[]> {
+    await this.#ctx.dir.refresh();
+    const all = await this.#catalog.list(opts.signal);
+    return all.map((m) => this.#info(m)).sort((a, b) => b.created - a.created);
+  }
+
+  async info(ref: FileArg, opts: RequestOptions = {}): Promise<FileInfo> {
+    return this.#info(await this.#manifest(ref, opts.signal));
+  }
+
+  /** The store of every shard: [stripe][index] (for views of where a file lives). */
+  async locate(ref: FileArg, opts: RequestOptions = {}): Promise<string[][]> {
+    const { body } = await this.#manifest(ref, opts.signal);
+    return body.stripes.map((s) => s.shards.map(([, at]) => body.stores[at]!));
+  }
+
+  /** Deletes the file everywhere with the owner's signature; resolves with the holders reached. */
+  async delete(ref: FileArg, opts: RequestOptions = {}): Promise<{ holders: number }> {
+    const man = await this.#manifest(ref, opts.signal);
+    const ctx = this.#ctx;
+    const file = man.body.file;
+    if (man.body.owner !== ctx.ownerKey) {
+      throw new NotOwnerError(`file ${file} was stored with another owner key; delete it there`);
+    }
+    const body = { file, owner: ctx.ownerKey, sig: await signDelete(ctx.owner, file) };
+    this.#catalog.forget(file);
+    const res = await Promise.allSettled(
+      [ctx.dir.selfNode, ...ctx.peers()].map((node) =>
+        ctx.bus.request(node, 'st.delete', body, { timeoutMs: ctx.opts.requestTimeoutMs }),
+      ),
+    );
+    const holders = res.filter(
+      (r) => r.status === 'fulfilled' && (r.value.body as { deleted?: unknown }).deleted === true,
+    ).length;
+    return { holders };
+  }
+
+  /** Audits the holders (deeply: challenges with random ranges, reading the file) and rates the file. */
+  async health(ref: FileArg, opts: AuditOptions = {}): Promise<FileHealth> {
+    await this.#ctx.dir.refresh();
+    const man = await this.#manifest(ref, opts.signal);
+    return computeHealth(man.body.k, man.body.n, await inspect(this.#ctx, man, opts));
+  }
+
+  /** Rebuilds lost, corrupt and crowded shards onto other stores; re-signs the manifest. */
+  async repair(ref: FileArg, opts: AuditOptions = {}): Promise<RepairReport> {
+    await this.#ctx.dir.refresh();
+    const man = await this.#manifest(ref, opts.signal);
+    const report = await repairFile(this.#ctx, this.#catalog, man, opts);
+    if (report.rebuilt > 0) this.emit('repaired', report);
+    return report;
+  }
+
+  /** Audits every file this key owns and repairs those not healthy. */
+  async repairAll(opts: AuditOptions = {}): Promise<RepairReport[]> {
+    const out: RepairReport[] = [];
+    for (const f of await this.list(opts)) {
+      const man = this.#catalog.cached(f.id);
+      if (!man || man.body.owner !== this.#ctx.ownerKey) continue;
+      try {
+        out.push(await this.repair(f.id, opts));
+      } catch {
+        // One file's failure (e.g. all its holders offline) must not stop the others.
+      }
+    }
+    return out;
+  }
+
+  /** Runs `repairAll` every `intervalMs` (one pass at a time); returns the stop function. */
+  startRepairLoop(intervalMs: number): () => void {
+    this.#loop?.stop();
+    const loop = {
+      running: false,
+      stop: every(this.#ctx.clock, intervalMs, () => {
+        if (loop.running) return;
+        loop.running = true;
+        void this.repairAll()
+          .catch(() => [])
+          .finally(() => (loop.running = false));
+      }),
+    };
+    this.#loop = loop;
+    return () => {
+      loop.stop();
+      if (this.#loop === loop) this.#loop = undefined;
+    };
+  }
+
+  /** The latest manifest on the live holders (or in the cache, if newer). */
+  async #manifest(ref: FileArg, signal?: AbortSignal): Promise<Manifest> {
+    const file = typeof ref === 'string' ? ref : ref?.id;
+    if (typeof file !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(file)) {
+      throw new ArgumentError('expected a file reference or a 22-character file id');
+    }
+    return this.#catalog.load(file, signal);
+  }
+
+  #info(m: Manifest): FileInfo {
+    const stores = [...new Set(m.body.stores)];
+    return {
+      ...refOf(m),
+      rev: m.body.rev,
+      k: m.body.k,
+      n: m.body.n,
+      stripes: m.body.stripes.length,
+      stores,
+      nodes: stores.flatMap((s) => this.#ctx.dir.nodesOf(s).slice(0, 1)),
+    };
+  }
+}
+
+function refOf(m: Manifest): FileRef {
+  return {
+    id: m.body.file,
+    name: m.meta.name,
+    size: m.meta.size,
+    type: m.meta.type,
+    created: m.meta.created,
+  };
+}

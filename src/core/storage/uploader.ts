@@ -1,0 +1,247 @@
+import { toBase64Url } from '../bytes.ts';
+import type { Catalog } from './catalog.ts';
+import { every } from '../clock.ts';
+import { AbortError, WosError } from '../errors.ts';
+import { deviceOfNode } from '../identity.ts';
+import { sealChunk } from './cipher.ts';
+import { deriveFileKeys, newFileId } from './keys.ts';
+import { sealManifestMeta, signManifest, type Manifest, type ManifestBody } from './manifest.ts';
+import { signDelete } from './owner.ts';
+import { distinctHolders, placeShards, type Candidate } from './placement.ts';
+import { resolveRedundancy, type Redundancy } from './redundancy.ts';
+import { NoHolderError, QuotaFullError } from './service-errors.ts';
+import { hashOf, putShard } from './shard-io.ts';
+import type { ShardKey } from './shard-store.ts';
+import { SignalFan } from './signal-fan.ts';
+import type { StorageContext } from './storage-context.ts';
+import { splitStripe } from './stripe.ts';
+import { stripeSource, type PutData } from './stripe-source.ts';
+
+/**
+ * The put pipeline. Stripe by stripe (a few in flight while the next is read): cut into k
+ * pieces, seal each as one content chunk, add n − k Reed-Solomon parity shards, hash all n and
+ * send them to n different stores (placement.ts), retrying a failed holder on another store
+ * and, when none is left, on the local store, where the shard waits for repair to move it.
+ * The manifest goes out last, so until then nothing is visible; on any failure (abort, quota,
+ * holders gone) the owner's signed delete goes to every store used, and holders collect what
+ * it misses as orphans once their grace period ends.
+ */
+export interface PutProgress {
+  /** Plaintext bytes stored so far. */
+  bytes: number;
+  /** Total bytes, when known up front. */
+  total: number | undefined;
+  stripes: number;
+}
+
+export interface PutOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: PutProgress) => void;
+  /** Per-file code; by default chosen from the distinct stores with room (redundancy.ts). */
+  redundancy?: Redundancy;
+  /** MIME type (a Blob's own type by default). */
+  type?: string;
+}
+
+class Layout {
+  readonly stores: string[] = [];
+  readonly stripes: ManifestBody['stripes'] = [];
+
+  at(store: string): number {
+    let i = this.stores.indexOf(store);
+    if (i < 0) i = this.stores.push(store) - 1;
+    return i;
+  }
+}
+
+export async function uploadFile(
+  ctx: StorageContext,
+  catalog: Catalog,
+  name: string,
+  data: PutData,
+  opts: PutOptions = {},
+): Promise<Manifest> {
+  const { signal } = opts;
+  if (signal?.aborted) throw new AbortError('put', signal.reason);
+  const stripeBytes = ctx.opts.stripeBytes;
+  const src = stripeSource(data, stripeBytes);
+  await ctx.dir.refresh();
+  const estimate = Math.ceil(Math.min(src.size ?? stripeBytes, stripeBytes) / 3);
+  const holders = distinctHolders(ctx.dir.candidates(), estimate);
+  const { k, n } = resolveRedundancy(Math.min(holders, ctx.opts.maxShards), opts.redundancy);
+  const fileIdBytes = newFileId(ctx.random);
+  const file = toBase64Url(fileIdBytes);
+  const keys = await deriveFileKeys(ctx.subtle, ctx.root, fileIdBytes);
+  const layout = new Layout();
+  const used = new Set<string>();
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const stopHold = every(ctx.clock, ctx.opts.holdEveryMs, () => {
+    for (const s of used) {
+      const node = ctx.dir.nodesOf(s)[0];
+      if (node)
+        void ctx.bus.request(node, 'st.hold', { file, owner: ctx.ownerKey }).catch(() => {});
+    }
+  });
+  let total = 0;
+  let stored = 0;
+  let done = 0;
+
+  const storeStripe = async (s: number, bytes: Uint8Array, last: boolean): Promise<void> => {
+    const pieces = splitStripe(bytes, k);
+    const sealed = await Promise.all(
+      pieces.map((p, i) => sealChunk(ctx.subtle, keys, s * k + i, p, last && i === k - 1)),
+    );
+    const shards = [...sealed, ...(await ctx.coder.encode(sealed, n - k))];
+    const hashes = await Promise.all(shards.map((b) => hashOf(ctx.subtle, b)));
+    const size = shards[0]!.length;
+    const stores = await placeStripe(ctx, file, s, shards, hashes, stop.signal, used);
+    layout.stripes[s] = { size, shards: hashes.map((h, i) => [h, layout.at(stores[i]!)]) };
+    stored += bytes.length;
+    done++;
+    opts.onProgress?.({ bytes: stored, total: src.size, stripes: done });
+  };
+
+  let failure: unknown;
+  try {
+    const inflight = new Set<Promise<void>>();
+    for (let s = 0; ; s++) {
+      if (stop.signal.aborted) break;
+      const bytes = (await src.next()) ?? new Uint8Array(0);
+      const last = await src.atEnd();
+      total += bytes.length;
+      const p = storeStripe(s, bytes, last).then(
+        () => void inflight.delete(p),
+        (e: unknown) => {
+          failure ??= e;
+          stop.abort();
+        },
+      );
+      inflight.add(p);
+      while (inflight.size >= ctx.opts.inflightStripes && !stop.signal.aborted) {
+        await Promise.race(inflight);
+      }
+      if (last) break;
+    }
+    await Promise.all(inflight);
+    if (stop.signal.aborted) throw failure ?? new AbortError('put', signal?.reason);
+    const meta = {
+      v: 1 as const,
+      owner: ctx.ownerKey,
+      rev: 1,
+      name,
+      type: opts.type ?? (data instanceof Blob ? data.type : ''),
+      size: total,
+      stripeBytes,
+      created: ctx.clock.now(),
+    };
+    const body: ManifestBody = {
+      v: 1,
+      file,
+      rev: 1,
+      owner: ctx.ownerKey,
+      tag: ctx.tag,
+      k,
+      n,
+      stores: layout.stores,
+      stripes: layout.stripes,
+      meta: await sealManifestMeta(ctx.subtle, keys, ctx.random, meta),
+    };
+    const man: Manifest = { body, meta, signed: await signManifest(body, ctx.owner), keys };
+    // Written last: from here on the file is visible.
+    if ((await catalog.publish(man)) === 0) {
+      catalog.forget(file);
+      throw new NoHolderError('no holder took the manifest');
+    }
+    return man;
+  } catch (e) {
+    stop.abort();
+    await src.cancel(e).catch(() => {});
+    await discard(ctx, file, used);
+    if (signal?.aborted) throw new AbortError('put', signal.reason);
+    throw e;
+  } finally {
+    stopHold();
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Sends the n shards of a stripe to n stores; returns the store of each shard. */
+async function placeStripe(
+  ctx: StorageContext,
+  file: string,
+  stripe: number,
+  shards: Uint8Array[],
+  hashes: string[],
+  signal: AbortSignal,
+  used: Set<string>,
+): Promise<string[]> {
+  const bytes = shards[0]!.length;
+  const taken = new Set<string>();
+  const failed = new Set<string>();
+  const devices: string[] = [];
+  const next = (): Candidate | undefined => {
+    const [c] = placeShards(ctx.dir.candidates(), 1, {
+      bytes,
+      avoidStores: new Set([...taken, ...failed]),
+      usedDevices: devices,
+    });
+    if (c) {
+      taken.add(c.store);
+      devices.push(c.device);
+    }
+    return c;
+  };
+  devices.push(deviceOfNode(ctx.dir.selfNode));
+  const fan = new SignalFan(signal);
+  const put = (store: string, key: ShardKey, shard: Uint8Array, hash: string): Promise<void> =>
+    fan.run((sig) => putShard(ctx, store, key, shard, hash, sig));
+  return Promise.all(
+    shards.map(async (shard, index) => {
+      const key = { file, stripe, index };
+      let lastError: unknown;
+      for (let c = next(); c; c = next()) {
+        try {
+          used.add(c.store);
+          await put(c.store, key, shard, hashes[index]!);
+          return c.store;
+        } catch (e) {
+          if (signal.aborted) throw e;
+          lastError = e;
+          taken.delete(c.store);
+          failed.add(c.store);
+        }
+      }
+      // No remote store left: the shard waits locally until repair moves it out.
+      used.add(ctx.dir.selfStore);
+      try {
+        await put(ctx.dir.selfStore, key, shard, hashes[index]!);
+      } catch (e) {
+        if (e instanceof WosError && e.code === 'QUOTA_FULL') {
+          throw new QuotaFullError(
+            `no store in the mesh has room for a ${bytes}-byte shard of this file (${e.message})`,
+          );
+        }
+        throw lastError instanceof WosError && !(e instanceof WosError) ? lastError : e;
+      }
+      return ctx.dir.selfStore;
+    }),
+  ).finally(() => fan.close());
+}
+
+/** Best effort: the owner's signed delete to every store that may hold a shard of `file`. */
+async function discard(ctx: StorageContext, file: string, stores: Set<string>): Promise<void> {
+  const sig = await signDelete(ctx.owner, file);
+  const body = { file, owner: ctx.ownerKey, sig };
+  await Promise.allSettled(
+    [...stores].flatMap((s) =>
+      ctx.dir
+        .nodesOf(s)
+        .slice(0, 1)
+        .map((node) =>
+          ctx.bus.request(node, 'st.delete', body, { timeoutMs: ctx.opts.requestTimeoutMs }),
+        ),
+    ),
+  );
+}
