@@ -46,6 +46,7 @@ export function bootBrowserNode(): BrowserApp {
     let settings = await loadSettings();
     const gpu = await probeGpu();
     const executors = await createBrowserExecutors(settings.cpuWorkers, gpu !== null);
+    let services: Pick<BrowserRuntime, 'computeNode' | 'compute' | 'events'> | undefined;
     const s = await startNode({
       serverUrl: location.origin,
       meshKey,
@@ -58,10 +59,17 @@ export function bootBrowserNode(): BrowserApp {
         return probeBrowser(settings.donatedBytes, gpu, executors.advertised());
       },
       ...(route.directoryMeshId ? { directoryMeshId: route.directoryMeshId } : {}),
+      // Services register their bus handlers before the first peer can ask.
+      beforeStart: (node) => {
+        const computeNode = new ComputeNode(node, executors.all, crypto.subtle);
+        services = {
+          computeNode,
+          compute: new ComputeClient(node, computeNode, crypto.subtle),
+          events: new MeshEvents(node.bus, node.members),
+        };
+      },
     });
-    const computeNode = new ComputeNode(s.node, executors.all, crypto.subtle);
-    const compute = new ComputeClient(s.node, computeNode, crypto.subtle);
-    const events = new MeshEvents(s.node.bus, s.node.members);
+    const { computeNode, compute, events } = services!;
     document.addEventListener('visibilitychange', () => void s.refresh());
     addEventListener('pagehide', () => {
       s.stop();

@@ -29,6 +29,8 @@ export interface StartNodeOptions {
   membership?: MeshNodeOptions['membership'];
   /** Re-probe period, ms. */
   probeMs?: number;
+  /** Runs after the node exists and before it joins: register services' handlers here. */
+  beforeStart?: (node: MeshNode) => Promise<void> | void;
   /** Measure throughput to each new neighbour (up to this many). */
   measureNeighbours?: number;
   signal?: AbortSignal;
@@ -102,6 +104,7 @@ export async function startNode(o: StartNodeOptions): Promise<StartedNode> {
     }
   });
   const timer = setInterval(() => void refresh(), o.probeMs ?? 5000);
+  await o.beforeStart?.(node);
   await node.start(o.signal);
   return {
     node,

@@ -73,8 +73,12 @@ describe('3 tabs and 1 agent in real Chromium', () => {
     await waitUntil(
       'resources of every node',
       async () => {
-        const nodes = await pages[0]!.evaluate(() => window.wos.nodes());
-        return nodes.length === 4 && nodes.every((n) => (n.resources?.cores ?? 0) > 0);
+        for (const p of pages) {
+          const nodes = await p.evaluate(() => window.wos.nodes());
+          if (nodes.length !== 4 || !nodes.every((n) => (n.resources?.cores ?? 0) > 0))
+            return false;
+        }
+        return true;
       },
       5000,
     );
