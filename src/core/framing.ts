@@ -27,6 +27,7 @@ export class FramedChannel {
   #expected = 0;
   #received = 0;
   #discarding = false;
+  #tail: Promise<void> = Promise.resolve();
   bytesSent = 0;
   bytesReceived = 0;
 
@@ -40,7 +41,17 @@ export class FramedChannel {
     return this.#channel;
   }
 
-  async send(message: Uint8Array): Promise<void> {
+  /**
+   * Sends one message. Sends are queued: the frames of a split message must never interleave
+   * with another message's frames, and a split send awaits backpressure between frames.
+   */
+  send(message: Uint8Array): Promise<void> {
+    const run = this.#tail.then(() => this.#sendNow(message));
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  async #sendNow(message: Uint8Array): Promise<void> {
     if (!this.#channel.open) throw new ClosedError(`channel to ${this.#channel.remoteId}`);
     if (message.length > this.#opts.maxMessageBytes) {
       throw new MessageTooLargeError(message.length, this.#opts.maxMessageBytes);

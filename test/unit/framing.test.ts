@@ -98,3 +98,33 @@ describe('framing', () => {
     expect(got).toEqual([new Uint8Array([42])]);
   });
 });
+
+describe('framing under concurrent sends', () => {
+  it('never interleaves the frames of split messages sent at once', async () => {
+    const [a, b] = pair(64);
+    // A channel whose send yields between frames, as a full WebRTC buffer does.
+    const slow = {
+      ...a,
+      send: async (f: Uint8Array) => {
+        await new Promise((r) => setTimeout(r, 0));
+        await a.send(f);
+      },
+    };
+    const got: Uint8Array[] = [];
+    const rejects: string[] = [];
+    const fa = new FramedChannel(slow as Channel, {
+      maxMessageBytes: 1 << 20,
+      onMessage: () => {},
+      onReject: () => {},
+    });
+    new FramedChannel(b, {
+      maxMessageBytes: 1 << 20,
+      onMessage: (m) => got.push(m),
+      onReject: (r) => rejects.push(r),
+    });
+    const msgs = [500, 3, 700, 1].map((n, i) => new Uint8Array(n).fill(i + 1));
+    await Promise.all(msgs.map((m) => fa.send(m)));
+    expect(rejects).toEqual([]);
+    expect(got.map((m) => [m.length, m[0]])).toEqual(msgs.map((m) => [m.length, m[0]]));
+  });
+});
