@@ -1,13 +1,18 @@
 import { waitUntil } from '../test/e2e/fixtures.ts';
+import { bytesSentTo, startUploads } from './lib/bus-page.ts';
 import { probeOf, type Agent, type Harness, type Tab } from './lib/harness.ts';
 import { stat, type Stat } from './lib/stats.ts';
 
 /**
  * Failure detection in a mesh of 3 tabs and 1 agent, each run:
- * - close: a 4th tab joins, then closes like a user closes it (`beforeunload`, `pagehide`:
- *   the goodbye path); time until it has vanished from every other member's view;
- * - crash: a 4th tab joins, then its renderer is crashed (CDP `Page.crash`: no goodbye); time
- *   until it has vanished everywhere (heartbeat timeout);
+ * - close: a 4th tab joins, the mesh settles (5 s, past the join's RTT and 2 MiB throughput
+ *   probes), then it closes like a user closes it (`beforeunload`, `pagehide`: the goodbye
+ *   path); time until it has vanished from every other member's view;
+ * - close mid-upload: the same, but closed while it uploads to every other member (8 × 192 KiB
+ *   bus requests in flight per link, once each link has carried 1 MiB): a user closing a tab
+ *   while a file is being spread over the mesh;
+ * - crash: a 4th tab joins, settles (5 s), then its renderer is crashed (CDP `Page.crash`: no
+ *   goodbye); time until it has vanished everywhere (heartbeat timeout);
  * - coordinator: the coordinator is crashed (a tab by `Page.crash`, the agent by SIGKILL); time
  *   until every surviving tab agrees on one new coordinator, and until it vanished everywhere.
  *   The agent does not expose its coordinator, so agreement is read from the tabs.
@@ -16,15 +21,27 @@ import { stat, type Stat } from './lib/stats.ts';
  */
 export interface FailureRun {
   closeMs: number;
+  /** The same, split: the slowest tab, and the agent. */
+  close: Vanish;
+  closeBusyMs: number;
+  closeBusy: Vanish;
   crashMs: number;
+  crash: Vanish;
   coordElectedMs: number;
   coordVanishedMs: number;
   coordKind: 'tab' | 'agent';
 }
 
+export interface Vanish {
+  ms: number;
+  tabsMs: number;
+  agentMs: number | undefined;
+}
+
 export interface FailureResult {
   name: 'failure-detection';
   close: Stat;
+  closeBusy: Stat;
   crash: Stat;
   coordinatorElected: Stat;
   coordinatorVanished: Stat;
@@ -32,6 +49,8 @@ export interface FailureResult {
 }
 
 const TIMEOUT = 15_000;
+const SETTLED_MS = 5000;
+const MiB = 1024 * 1024;
 
 export async function runFailureBench(
   h: Harness,
@@ -44,13 +63,24 @@ export async function runFailureBench(
   await h.settle();
   const details: FailureRun[] = [];
   for (let r = 0; r < runs; r++) {
-    const closeMs = await leaveOnce(h, 'close');
-    const crashMs = await leaveOnce(h, 'crash');
+    const close = await leaveOnce(h, 'close', SETTLED_MS);
+    const busy = await leaveOnce(h, 'close-busy', SETTLED_MS);
+    const crash = await leaveOnce(h, 'crash', SETTLED_MS);
     const c = await coordinatorOnce(h);
-    const run: FailureRun = { closeMs, crashMs, ...c };
+    const run: FailureRun = {
+      closeMs: close.ms,
+      close,
+      closeBusyMs: busy.ms,
+      closeBusy: busy,
+      crashMs: crash.ms,
+      crash,
+      ...c,
+    };
     details.push(run);
     log(
-      `failure ${r + 1}/${runs}: closed tab gone in ${closeMs} ms, crashed tab in ${crashMs} ms; ` +
+      `failure ${r + 1}/${runs}: closed tab gone in ${close.ms} ms (tabs ${close.tabsMs}, agent ` +
+        `${close.agentMs}), closed mid-upload in ${busy.ms} ms (tabs ${busy.tabsMs}, agent ${busy.agentMs}), crashed tab in ${crash.ms} ms (tabs ${crash.tabsMs}, agent ` +
+        `${crash.agentMs}); ` +
         `${c.coordKind} coordinator crashed: new one agreed after ${c.coordElectedMs} ms, ` +
         `gone after ${c.coordVanishedMs} ms`,
     );
@@ -59,6 +89,7 @@ export async function runFailureBench(
   return {
     name: 'failure-detection',
     close: s((r) => r.closeMs),
+    closeBusy: s((r) => r.closeBusyMs),
     crash: s((r) => r.crashMs),
     coordinatorElected: s((r) => r.coordElectedMs),
     coordinatorVanished: s((r) => r.coordVanishedMs),
@@ -66,20 +97,38 @@ export async function runFailureBench(
   };
 }
 
-/** A 4th tab joins, then closes or crashes; ms until every other member dropped it. */
-async function leaveOnce(h: Harness, how: 'close' | 'crash'): Promise<number> {
+/** A 4th tab joins, `quietMs` later closes or crashes; ms until every other member dropped it. */
+async function leaveOnce(
+  h: Harness,
+  how: 'close' | 'close-busy' | 'crash',
+  quietMs: number,
+): Promise<Vanish> {
   const extra = await h.openTab(await h.invite());
-  await h.settle();
+  await h.settle(10_000, quietMs);
+  if (how === 'close-busy') {
+    const peers = h.expectedIds().filter((id) => id !== extra.id);
+    const before = await bytesSentTo(extra.page, peers);
+    await startUploads(extra.page, peers, 64 * MiB);
+    await waitUntil(
+      'uploads to every member to be under way',
+      async () => {
+        const now = await bytesSentTo(extra.page, peers);
+        return now.every((n, i) => n - (before[i] ?? 0) >= MiB);
+      },
+      TIMEOUT,
+      10,
+    );
+  }
   const t0 = Date.now();
-  if (how === 'close') await h.closeTab(extra);
+  if (how !== 'crash') await h.closeTab(extra);
   else await h.crashTab(extra);
-  const ms = await vanished(h, extra.id, t0);
+  const v = await vanished(h, extra.id, t0);
   await h.reap();
-  return ms;
+  return v;
 }
 
 /** Ms from `t0` until `id` has vanished from every live tab's view and every agent's count. */
-async function vanished(h: Harness, id: string, t0: number): Promise<number> {
+async function vanished(h: Harness, id: string, t0: number): Promise<Vanish> {
   const n = h.expectedIds().length;
   await waitUntil(
     `${id} to vanish everywhere`,
@@ -90,9 +139,14 @@ async function vanished(h: Harness, id: string, t0: number): Promise<number> {
     TIMEOUT,
     20,
   );
-  const times = await Promise.all(h.tabs.map(async (t) => (await probeOf(t.page)).gone[id] ?? 0));
-  for (const a of h.agents) times.push(a.counts.find((c) => c.at >= t0 && c.count === n)?.at ?? 0);
-  return Math.round(Math.max(...times) - t0);
+  const tabs = await Promise.all(h.tabs.map(async (t) => (await probeOf(t.page)).gone[id] ?? 0));
+  const agents = h.agents.map((a) => a.counts.find((c) => c.at >= t0 && c.count === n)?.at ?? 0);
+  const ms = (at: number): number => Math.round(at - t0);
+  return {
+    ms: ms(Math.max(...tabs, ...agents)),
+    tabsMs: ms(Math.max(...tabs)),
+    agentMs: agents.length > 0 ? ms(Math.max(...agents)) : undefined,
+  };
 }
 
 async function coordinatorOnce(
@@ -131,7 +185,7 @@ async function coordinatorOnce(
       return events.findLast(([, c]) => c === agreed)?.[0] ?? Date.now();
     }),
   );
-  const vanishedMs = await vanished(h, coord, t0);
+  const vanishedMs = (await vanished(h, coord, t0)).ms;
   // Put the mesh back to 3 tabs and 1 agent.
   if (kind === 'tab') await h.openTab(await h.invite());
   else await h.startAgent();

@@ -1,14 +1,19 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runBusAb, type AbResult } from './bus-ab.ts';
+import { runBusProfile, type ProfileResult } from './bus-profile.ts';
 import { runBusRttBench } from './bus-rtt.ts';
 import { runBusThroughputBench } from './bus-throughput.ts';
 import { runFailureBench } from './failure.ts';
 import { runJoinBench } from './join.ts';
 import { Harness } from './lib/harness.ts';
-import { machineInfo, table, type SummaryRow } from './lib/report.ts';
+import { loadAvg, machineInfo, table, type SummaryRow } from './lib/report.ts';
 import { summarize, type BenchResult } from './lib/summary.ts';
 import { runSignalingBench } from './signaling.ts';
+import { runWireCost, type WireCostResult } from './wire-cost.ts';
+
+type Diagnostic = ProfileResult | AbResult | WireCostResult;
 
 /**
  * The benchmark suite (`npm run bench [-- --runs 5 --only join,bus-rtt …]`). Runs inside the
@@ -16,8 +21,11 @@ import { runSignalingBench } from './signaling.ts';
  * readable table on stderr and the same JSON as the last thing on stdout.
  */
 export const BENCHES = ['join', 'failure-detection', 'bus-rtt', 'bus-throughput', 'signaling'];
+/** Diagnostics: run only when named in `--only`. */
+export const DIAGNOSTICS = ['bus-profile', 'bus-ab', 'wire-cost'];
 
-const USAGE = `usage: npm run bench -- [--runs N] [--only ${BENCHES.join(',')}]
+const USAGE = `usage: npm run bench -- [--build] [--runs N] [--only ${BENCHES.join(',')}]
+  (diagnostics, only when named: --only ${DIAGNOSTICS.join(',')})
   [--pings 500] [--mib 64] [--peers 10000] [--signaling-runs 3] [--out bench/results/latest.json]`;
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -33,13 +41,16 @@ export async function runSuite(argv: string[]): Promise<number> {
       mib: { type: 'string', default: '64' },
       peers: { type: 'string', default: '10000' },
       'signaling-runs': { type: 'string', default: '3' },
-      out: { type: 'string', default: resolve(ROOT, 'bench/results/latest.json') },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.help) return (log(USAGE), 0);
+  if (values.help) {
+    log(USAGE);
+    return 0;
+  }
   const only = (values.only ?? BENCHES).flatMap((s) => s.split(',')).filter(Boolean);
-  const unknown = only.filter((b) => !BENCHES.includes(b));
+  const unknown = only.filter((b) => !BENCHES.includes(b) && !DIAGNOSTICS.includes(b));
   if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')}\n${USAGE}`);
   const num = (name: string, v: string | undefined): number => {
     const n = Number(v);
@@ -52,15 +63,24 @@ export async function runSuite(argv: string[]): Promise<number> {
     mib: num('mib', values.mib),
     peers: num('peers', values.peers),
     signalingRuns: num('signaling-runs', values['signaling-runs']),
+    // A diagnostics-only run does not replace the benchmark results.
+    out:
+      values.out ??
+      resolve(
+        ROOT,
+        only.every((b) => DIAGNOSTICS.includes(b))
+          ? 'bench/results/diagnostics.json'
+          : 'bench/results/latest.json',
+      ),
   };
   const started = new Date();
-  const machine = machineInfo();
+  const machine = machineInfo(resolve(ROOT, 'dist'));
   log(
-    `WOS benchmarks ${started.toISOString()} on ${machine.cores} × ${machine.cpu}, ${machine.node}, ${machine.chromium}`,
+    `WOS benchmarks ${started.toISOString()} on ${machine.cores} × ${machine.cpu}, ${machine.node}, ${machine.chromium}, load ${machine.loadAvg.join(' ')}`,
   );
-  const results: Record<string, BenchResult | { error: string }> = {};
+  const results: Record<string, BenchResult | Diagnostic | { error: string }> = {};
   let failed = false;
-  for (const name of BENCHES.filter((b) => only.includes(b))) {
+  for (const name of [...BENCHES, ...DIAGNOSTICS].filter((b) => only.includes(b))) {
     log(`\n== ${name}`);
     const t0 = performance.now();
     try {
@@ -74,20 +94,21 @@ export async function runSuite(argv: string[]): Promise<number> {
     log(`(${name}: ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
   const summary: SummaryRow[] = Object.values(results).flatMap((r) =>
-    'error' in r ? [] : summarize(r),
+    'error' in r || DIAGNOSTICS.includes(r.name) ? [] : summarize(r as BenchResult),
   );
   const report = {
     date: started.toISOString(),
     durationS: Math.round((Date.now() - started.getTime()) / 1000),
     command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
     machine,
+    loadAvgEnd: loadAvg(),
     options,
     summary,
     results,
   };
-  mkdirSync(dirname(values.out), { recursive: true });
-  writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
-  log(`\n${table(summary)}\n\nwrote ${values.out}`);
+  mkdirSync(dirname(options.out), { recursive: true });
+  writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
+  log(`\n${table(summary)}\n\nwrote ${options.out}`);
   process.stdout.write(`${JSON.stringify(report)}\n`);
   return failed ? 1 : 0;
 }
@@ -98,13 +119,15 @@ interface Options {
   mib: number;
   peers: number;
   signalingRuns: number;
+  out: string;
 }
 
-async function runOne(name: string, o: Options): Promise<BenchResult> {
+async function runOne(name: string, o: Options): Promise<BenchResult | Diagnostic> {
+  if (name === 'wire-cost') return runWireCost(log);
   if (name === 'signaling') {
     return runSignalingBench({ peers: o.peers, runs: o.signalingRuns, log });
   }
-  const h = await Harness.start({ isolated: name === 'bus-rtt' || name === 'bus-throughput' });
+  const h = await Harness.start({ isolated: name.startsWith('bus-') });
   try {
     switch (name) {
       case 'join':
@@ -113,6 +136,10 @@ async function runOne(name: string, o: Options): Promise<BenchResult> {
         return await runFailureBench(h, o.runs, log);
       case 'bus-rtt':
         return await runBusRttBench(h, o.runs, o.pings, log);
+      case 'bus-ab':
+        return await runBusAb(h, o.runs, log);
+      case 'bus-profile':
+        return await runBusProfile(h, o.pings * 4, resolve(dirname(o.out), 'profiles'), log);
       default:
         return await runBusThroughputBench(h, o.runs, o.mib * 1024 * 1024, log);
     }

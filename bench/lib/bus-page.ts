@@ -55,3 +55,36 @@ export function busStream(
     { peer, bytes, chunk, window },
   );
 }
+
+/**
+ * Starts (without waiting) `bytes` of `probe.bulk` attachments to each of `peers` at once, 8 in
+ * flight per peer, as an upload spread over the mesh would; errors are ignored (the tab may be
+ * closing).
+ */
+export async function startUploads(page: Page, peers: string[], bytes: number): Promise<void> {
+  await page.evaluate(
+    async ({ peers, bytes }) => {
+      const node = (await window.__wosApp.started).node;
+      const bin = new Uint8Array(192 * 1024);
+      for (const peer of peers) {
+        let sent = 0;
+        const worker = async (): Promise<void> => {
+          while (sent < bytes && !node.closed) {
+            sent += bin.length;
+            await node.bus.request(peer, 'probe.bulk', {}, { bin, timeoutMs: 30_000 });
+          }
+        };
+        for (let i = 0; i < 8; i++) worker().catch(() => {});
+      }
+    },
+    { peers, bytes },
+  );
+}
+
+/** Bytes this tab's links have sent to each of `peers` so far (framed payload). */
+export function bytesSentTo(page: Page, peers: string[]): Promise<number[]> {
+  return page.evaluate(async (peers) => {
+    const node = (await window.__wosApp.started).node;
+    return peers.map((p) => node.bus.link(p)?.framed.bytesSent ?? 0);
+  }, peers);
+}

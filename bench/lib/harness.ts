@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { WosServer } from '../../signaling-server/server.ts';
 import {
+  CHROMIUM_ARGS,
   launchBrowser,
   sameSet,
   startAgent,
@@ -43,12 +44,19 @@ export class Harness {
   ) {}
 
   /**
-   * `isolated`: serve every response with COOP/COEP so pages are cross-origin isolated and
+   * `isolated`: serve the app document with COOP/COEP so pages are cross-origin isolated and
    * `performance.now()` has 5 µs resolution instead of 100 µs (needed to time sub-ms RTTs).
    */
   static async start({ isolated = false } = {}): Promise<Harness> {
     const server = await startServer();
-    const browser = await launchBrowser();
+    const browser = isolated
+      ? await chromium.launch({
+          executablePath: '/usr/bin/chromium',
+          // A document fulfilled by Playwright has no IP address space, so Local Network Access
+          // would block its loopback WebSocket to the signaling server.
+          args: [...CHROMIUM_ARGS, '--disable-features=LocalNetworkAccessChecks'],
+        })
+      : await launchBrowser();
     return new Harness(server, browser, isolated);
   }
 

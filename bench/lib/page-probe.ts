@@ -41,11 +41,7 @@ function installProbe(): void {
     get: () => wos,
     set: (w: Wos) => {
       wos = w;
-      w.ready.then(
-        () => (probe.readyAt = Date.now()),
-        (e: unknown) => (probe.readyError = String(e)),
-      );
-      w.on('nodes', (list) => {
+      const update = (list: ReturnType<Wos['nodes']>): void => {
         const now = Date.now();
         const ids = new Set(list.filter((n) => !n.self).map((n) => n.id));
         for (const id of ids) {
@@ -58,7 +54,16 @@ function installProbe(): void {
           present.delete(id);
           probe.gone[id] = now;
         }
-      });
+      };
+      // `wos.on` attaches only once the node exists, so read the view at ready as well.
+      w.ready.then(
+        () => {
+          probe.readyAt = Date.now();
+          update(w.nodes());
+        },
+        (e: unknown) => (probe.readyError = String(e)),
+      );
+      w.on('nodes', update);
       w.on('coordinator', (c) => probe.coord.push([Date.now(), c]));
     },
   });

@@ -7,6 +7,11 @@ import type { Page } from 'playwright-core';
  *
  * Protocol on the channel: the string `sink:<n>` makes the far end count binary bytes until
  * `n` arrived, then answer `done`; any other binary message is echoed back (ping).
+ *
+ * For A/B diagnostics the pings can emulate the bus's wire work without the bus (`emulate`):
+ * JSON envelope → TextEncoder → prefix concat → frame copy on send, and frame → TextDecoder →
+ * JSON.parse on receipt, plus a setTimeout/clearTimeout per request; streams can add fresh
+ * copies of every message (`copies`), like `encodePacket` and the framing do.
  */
 interface RawEnd {
   pc: RTCPeerConnection;
@@ -16,6 +21,11 @@ interface RawEnd {
   sinkGot: number;
   onReply: (() => void) | undefined;
   onDone: (() => void) | undefined;
+  /** Echo with emulated wire work (see above). */
+  emulate: boolean;
+  lastReply: ArrayBuffer | undefined;
+  encode(env: unknown): Uint8Array<ArrayBuffer>;
+  decode(frame: ArrayBuffer): unknown;
   /** The full local description once ICE gathering is complete (no trickle). */
   described(): Promise<RTCSessionDescriptionInit>;
 }
@@ -38,6 +48,8 @@ const LOW_WATER = 1024 * 1024;
 
 /** Runs in both pages: the channel's message handling. */
 function installRawEnd(): void {
+  const te = new TextEncoder();
+  const td = new TextDecoder('utf-8', { fatal: true });
   let opened: () => void = () => {};
   const end: RawEnd = {
     pc: new RTCPeerConnection({ iceServers: [] }),
@@ -47,6 +59,22 @@ function installRawEnd(): void {
     sinkGot: 0,
     onReply: undefined,
     onDone: undefined,
+    emulate: false,
+    lastReply: undefined,
+    encode: (env) => {
+      const header = te.encode(JSON.stringify(env));
+      const packet = new Uint8Array(5 + header.length);
+      packet[0] = 1;
+      new DataView(packet.buffer).setUint32(1, header.length);
+      packet.set(header, 5);
+      const frame = new Uint8Array(packet.length + 1);
+      frame.set(packet, 1);
+      return frame;
+    },
+    decode: (frame) => {
+      const hlen = new DataView(frame, 1).getUint32(1);
+      return JSON.parse(td.decode(new Uint8Array(frame, 6, hlen))) as unknown;
+    },
     described: async () => {
       const pc = end.pc;
       if (pc.iceGatheringState !== 'complete') {
@@ -74,13 +102,17 @@ function installRawEnd(): void {
       const data = e.data;
       if (typeof data === 'string') {
         if (data === 'done') end.onDone?.();
+        else if (data.startsWith('emulate:')) end.emulate = data === 'emulate:1';
         else if (data.startsWith('sink:')) {
           end.sinkExpect = Number(data.slice(5));
           end.sinkGot = 0;
         }
         return;
       }
-      if (end.onReply) return end.onReply();
+      if (end.onReply) {
+        end.lastReply = data;
+        return end.onReply();
+      }
       if (end.sinkExpect > 0) {
         end.sinkGot += data.byteLength;
         if (end.sinkGot >= end.sinkExpect) {
@@ -89,7 +121,11 @@ function installRawEnd(): void {
         }
         return;
       }
-      dc.send(data);
+      if (!end.emulate) return dc.send(data);
+      const req = end.decode(data) as { id: string; f: string; to: string };
+      dc.send(
+        end.encode({ id: `${req.to}/r`, t: 'ping', f: req.to, to: req.f, ttl: 4, re: req.id }),
+      );
     });
   };
 }
@@ -123,33 +159,52 @@ export async function connectRawPair(a: Page, b: Page): Promise<void> {
   await Promise.all([opened(a), opened(b)]);
 }
 
-/** `n` sequential pings of `size` bytes from `a` over the raw channel; RTTs in ms. */
-export function rawPings(a: Page, n: number, size: number): Promise<number[]> {
+/**
+ * `n` sequential pings of `size` bytes from `a` over the raw channel; RTTs in ms. With
+ * `emulate`, both ends do the bus's wire work instead (envelopes instead of `size` bytes).
+ */
+export function rawPings(a: Page, n: number, size: number, emulate = false): Promise<number[]> {
   return a.evaluate(
-    async ({ n, size }) => {
+    async ({ n, size, emulate }) => {
       const end = window.__raw;
       const dc = end.dc;
       if (!dc) throw new Error('raw channel not connected');
+      dc.send(`emulate:${emulate ? 1 : 0}`);
       const buf = new Uint8Array(size);
+      const self = 'abcdefghijklmnop-abcdefgh';
+      const peer = 'qrstuvwxyzabcdef-ijklmnop';
       const out: number[] = [];
       for (let i = 0; i < n; i++) {
         const t = performance.now();
-        const reply = new Promise<void>((r) => (end.onReply = r));
-        dc.send(buf);
-        await reply;
+        const got = new Promise<void>((r) => (end.onReply = r));
+        if (emulate) {
+          const timer = setTimeout(() => {}, 2000);
+          dc.send(
+            end.encode({ id: `${self}/${i}`, t: 'ping', f: self, to: peer, ttl: 4, q: 1, b: {} }),
+          );
+          await got;
+          clearTimeout(timer);
+          if (end.lastReply) end.decode(end.lastReply);
+        } else {
+          dc.send(buf);
+          await got;
+        }
         out.push(performance.now() - t);
       }
       end.onReply = undefined;
       return out;
     },
-    { n, size },
+    { n, size, emulate },
   );
 }
 
-/** Streams `bytes` from `a` to its peer in `size`-byte messages with bufferedAmount backpressure. */
-export function rawStream(a: Page, bytes: number, size: number): Promise<Transfer> {
+/**
+ * Streams `bytes` from `a` to its peer in `size`-byte messages with bufferedAmount backpressure;
+ * `copies` fresh allocations and copies of each message before it is sent (A/B diagnostics).
+ */
+export function rawStream(a: Page, bytes: number, size: number, copies = 0): Promise<Transfer> {
   return a.evaluate(
-    async ({ bytes, size, high, low }) => {
+    async ({ bytes, size, high, low, copies }) => {
       const end = window.__raw;
       const dc = end.dc;
       if (!dc) throw new Error('raw channel not connected');
@@ -164,14 +219,20 @@ export function rawStream(a: Page, bytes: number, size: number): Promise<Transfe
           await new Promise((r) => dc.addEventListener('bufferedamountlow', r, { once: true }));
         }
         const n = Math.min(size, bytes - sent);
-        dc.send(n === size ? chunk : chunk.subarray(0, n));
+        let msg: Uint8Array<ArrayBuffer> = n === size ? chunk : chunk.subarray(0, n);
+        for (let c = 0; c < copies; c++) {
+          const next = new Uint8Array(msg.length + 1);
+          next.set(msg, 1);
+          msg = next;
+        }
+        dc.send(msg);
         sent += n;
       }
       await done;
       end.onDone = undefined;
       return { bytes: sent, ms: performance.now() - t0 };
     },
-    { bytes, size, high: HIGH_WATER, low: LOW_WATER },
+    { bytes, size, high: HIGH_WATER, low: LOW_WATER, copies },
   );
 }
 

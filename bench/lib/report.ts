@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
+import { resolve } from 'node:path';
 
 /** Machine facts recorded with every result, and the readable summary table. */
 export interface MachineInfo {
@@ -10,6 +12,10 @@ export interface MachineInfo {
   node: string;
   chromium: string;
   commit: string;
+  /** The build under test: when dist/ was built and its content-hashed entry script. */
+  dist: { builtAt: string; entry: string };
+  /** 1, 5 and 15 min load averages when the run started: other work on the machine. */
+  loadAvg: number[];
 }
 
 export interface SummaryRow {
@@ -22,7 +28,7 @@ export interface SummaryRow {
   met?: boolean;
 }
 
-export function machineInfo(): MachineInfo {
+export function machineInfo(distDir: string): MachineInfo {
   const cpus = os.cpus();
   return {
     cores: cpus.length,
@@ -32,7 +38,25 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     chromium: run('/usr/bin/chromium', ['--version']).match(/Chromium [\d.]+/)?.[0] ?? 'unknown',
     commit: run('git', ['rev-parse', '--short', 'HEAD']).trim() || 'unknown',
+    dist: distInfo(distDir),
+    loadAvg: loadAvg(),
   };
+}
+
+function distInfo(dir: string): MachineInfo['dist'] {
+  try {
+    const entry = readdirSync(resolve(dir, 'assets')).find((f) => /^index-.*\.js$/.test(f));
+    return {
+      builtAt: statSync(resolve(dir, 'index.html')).mtime.toISOString(),
+      entry: entry ?? 'unknown',
+    };
+  } catch {
+    return { builtAt: 'unknown', entry: 'unknown' };
+  }
+}
+
+export function loadAvg(): number[] {
+  return os.loadavg().map((x) => Math.round(x * 100) / 100);
 }
 
 function run(cmd: string, args: string[]): string {

@@ -10,12 +10,15 @@ import type { Stat } from './stats.ts';
 export type BenchResult =
   JoinResult | FailureResult | RttResult | ThroughputResult | SignalingBenchResult;
 
+/** Three significant digits: enough for numbers that vary by more between runs. */
+const sig = (x: number): number => Number(x.toPrecision(3));
+
 const row = (bench: string, metric: string, s: Stat, goal?: [string, boolean]): SummaryRow => ({
   bench,
   metric,
-  median: s.median,
+  median: sig(s.median),
   unit: s.unit,
-  runs: s.runs,
+  runs: s.runs.map(sig),
   ...(goal ? { goal: goal[0], met: goal[1] } : {}),
 });
 
@@ -44,6 +47,12 @@ export function summarize(r: BenchResult): SummaryRow[] {
     case 'failure-detection':
       return [
         row('failure', 'closed tab gone everywhere', r.close, atMost(r.close, 1000, '≤ 1000 ms')),
+        row(
+          'failure',
+          'tab closed mid-upload gone everywhere',
+          r.closeBusy,
+          atMost(r.closeBusy, 1000, '≤ 1000 ms'),
+        ),
         row('failure', 'crashed tab gone everywhere', r.crash, atMost(r.crash, 5000, '≤ 5000 ms')),
         row(
           'failure',
@@ -65,7 +74,7 @@ export function summarize(r: BenchResult): SummaryRow[] {
       return [
         row('bus-throughput', 'bus / raw throughput', r.ratio, atLeast(r.ratio, 0.9, r.ratio.goal)),
         row('bus-throughput', 'bus (192 KiB, 8 in flight)', r.bus),
-        row('bus-throughput', 'raw (best size)', r.rawBest),
+        row('bus-throughput', `raw limit (${r.limitSize} messages)`, r.limit),
         ...Object.entries(r.raw).map(([k, s]) => row('bus-throughput', `raw ${k} messages`, s)),
       ];
     case 'signaling_joins_per_second':

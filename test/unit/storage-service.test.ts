@@ -1,67 +1,38 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { toBase64Url, utf8 } from '../../src/core/bytes.ts';
-import type { ErasureCoder } from '../../src/core/storage/erasure.ts';
+import { bytesEqual, toBase64Url, utf8 } from '../../src/core/bytes.ts';
 import { importStorageRootKey } from '../../src/core/storage/keys.ts';
-import { parseManifest } from '../../src/core/storage/manifest.ts';
 import { signDelete } from '../../src/core/storage/owner.ts';
-import { StorageMesh, type StorageSimNode } from '../../src/core/storage/testing/storage-mesh.ts';
+import type { ErasureCoder } from '../../src/core/storage/erasure.ts';
+import {
+  StorageMesh,
+  testContent,
+  type StorageMeshOptions,
+} from '../../src/core/storage/testing/storage-mesh.ts';
 import { createNodeErasureCoder } from '../../src/platform/storage/rs-wasm-node.ts';
 
+/**
+ * The storage service end to end on an in-memory mesh (real WebCrypto, real Reed-Solomon):
+ * put/get, keys, what peers can see, delete. Faults are in storage-service-faults.test.ts.
+ */
 const MiB = 1024 * 1024;
-const MARKER = utf8('WOS-PLAINTEXT-MARKER-7f3a');
-
 let coder: ErasureCoder;
 beforeAll(async () => {
   coder = await createNodeErasureCoder();
 });
 
-/** Seeded bytes with the marker planted every 64 KiB. */
-function content(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  for (let o = 0; o + MARKER.length <= size; o += 64 * 1024) out.set(MARKER, o);
-  return out;
-}
+const mesh = (n: number, seed: number, extra: Partial<StorageMeshOptions> = {}) =>
+  StorageMesh.create(n, { seed, coder, ...extra });
+const MARKER = utf8('WOS-PLAINTEXT-MARKER-7f3a');
 
 function contains(hay: Uint8Array, needle: Uint8Array): boolean {
   return Buffer.from(hay.buffer, hay.byteOffset, hay.length).includes(Buffer.from(needle));
 }
 
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
-}
-
-/** Which stores hold which shards of a file now. */
-function holdersOf(mesh: StorageMesh, file: string): Map<string, StorageSimNode[]> {
-  const out = new Map<string, StorageSimNode[]>();
-  for (const n of mesh.nodes) {
-    for (const s of n.store.shards().filter((x) => x.file === file)) {
-      const key = `${s.stripe}/${s.index}`;
-      const list = out.get(key) ?? [];
-      if (!list.includes(n)) list.push(n);
-      out.set(key, list);
-    }
-  }
-  return out;
-}
-
-const mesh = (
-  n: number,
-  seed: number,
-  extra: Partial<Parameters<typeof StorageMesh.create>[1]> = {},
-) => StorageMesh.create(n, { seed, coder, ...extra });
-
 describe('storage service on an in-memory mesh', () => {
   it('puts 10 MiB in 4 MiB stripes over 5 nodes and gets it back byte-identical; peers see no plaintext', async () => {
     const m = await mesh(5, 1);
     const [a] = m.nodes;
-    const data = content(10 * MiB, 1);
+    const data = testContent(10 * MiB, 1, MARKER);
     const progress: number[] = [];
     const ref = await m.settle(
       a!.storage.files.put('quarterly-report.pdf', new Blob([data as Uint8Array<ArrayBuffer>]), {
@@ -75,10 +46,10 @@ describe('storage service on an in-memory mesh', () => {
     expect(info).toMatchObject({ k: 2, n: 4, stripes: 3, rev: 1 });
     expect(info.stores).not.toContain(a!.store.id);
     expect(a!.store.shards()).toHaveLength(0);
-    for (const [, holders] of holdersOf(m, ref.id)) expect(holders).toHaveLength(1);
+    for (const [, holders] of m.holdersOf(ref.id)) expect(holders).toHaveLength(1);
     for (let s = 0; s < 3; s++) {
       const stores = new Set(
-        [0, 1, 2, 3].map((i) => holdersOf(m, ref.id).get(`${s}/${i}`)![0]!.store.id),
+        [0, 1, 2, 3].map((i) => m.holdersOf(ref.id).get(`${s}/${i}`)![0]!.store.id),
       );
       expect(stores.size).toBe(4);
     }
@@ -90,7 +61,7 @@ describe('storage service on an in-memory mesh', () => {
       chunks.push(r.value);
     }
     expect(chunks.map((c) => c.length)).toEqual([4 * MiB, 4 * MiB, 2 * MiB]);
-    expect(same(Buffer.concat(chunks), data)).toBe(true);
+    expect(bytesEqual(Buffer.concat(chunks), data)).toBe(true);
     // Holders keep ciphertext, hashes and an encrypted manifest: no marker, no name.
     for (const n of m.nodes) {
       for (const bytes of n.store.contents()) {
@@ -102,7 +73,7 @@ describe('storage service on an in-memory mesh', () => {
 
   it('a new node with the same storage key lists and reads the file; another key cannot', async () => {
     const m = await mesh(4, 2, { client: { stripeBytes: 256 * 1024 } });
-    const data = content(700 * 1024, 2);
+    const data = testContent(700 * 1024, 2);
     const ref = await m.settle(
       m.nodes[0]!.storage.files.put('notes.txt', data, { type: 'text/plain' }),
     );
@@ -112,7 +83,7 @@ describe('storage service on an in-memory mesh', () => {
     expect(list.map((f) => [f.id, f.name, f.size, f.type])).toEqual([
       [ref.id, 'notes.txt', data.length, 'text/plain'],
     ]);
-    expect(same(await m.settle(fresh.storage.files.getBytes(list[0]!)), data)).toBe(true);
+    expect(bytesEqual(await m.settle(fresh.storage.files.getBytes(list[0]!)), data)).toBe(true);
     // A different storage key: nothing listed, and reading by id is a clear error.
     const stranger = await m.add({ rootKey: await importStorageRootKey(m.subtle, m.bytes(32)) });
     await m.advance(3000);
@@ -129,125 +100,11 @@ describe('storage service on an in-memory mesh', () => {
     expect(unknown).toMatchObject({ code: 'FILE_NOT_FOUND' });
   });
 
-  it('reads with n − k holders gone; repair restores full redundancy on new nodes', async () => {
-    const m = await mesh(5, 3, { client: { stripeBytes: 512 * 1024 } });
-    const [a] = m.nodes;
-    const data = content(1536 * 1024 + 123, 3);
-    const ref = await m.settle(a!.storage.files.put('video.mp4', data));
-    const info = await m.settle(a!.storage.files.info(ref));
-    expect(info.n - info.k).toBe(2);
-    const victims = m.nodes.filter((n) => info.stores.includes(n.store.id)).slice(0, 2);
-    m.crash(victims[0]!);
-    await m.leave(victims[1]!);
-    await m.advance(5000);
-    expect(same(await m.settle(a!.storage.files.getBytes(ref)), data)).toBe(true);
-    const h = await m.settle(a!.storage.files.health(ref));
-    expect(h).toMatchObject({ state: 'at-risk', tolerance: 0, shards: { ok: 8, offline: 8 } });
-    await m.add();
-    await m.add();
-    await m.advance(3000);
-    const report = await m.settle(a!.storage.files.repair(ref));
-    expect(report).toMatchObject({ rebuilt: 8, rev: 2, after: { state: 'healthy' } });
-    expect(await m.settle(a!.storage.files.health(ref))).toMatchObject({
-      state: 'healthy',
-      shards: { ok: 16 },
-    });
-    // The two remaining original holders alone cannot hold all shards any more: it really moved.
-    const stores = new Set((await m.settle(a!.storage.files.info(ref))).stores);
-    expect(stores.has(victims[0]!.store.id)).toBe(false);
-    const reader = m.live().at(-1)!;
-    expect(same(await m.settle(reader.storage.files.getBytes(ref)), data)).toBe(true);
-  });
-
-  it('detects a corrupted shard by its hash, still reads, and repair moves it to another node', async () => {
-    const m = await mesh(5, 4, { client: { stripeBytes: 256 * 1024 } });
-    const [a] = m.nodes;
-    const data = content(600 * 1024, 4);
-    const ref = await m.settle(a!.storage.files.put('photo.jpg', data));
-    const holder = holdersOf(m, ref.id).get('0/0')![0]!;
-    holder.store.raw({ file: ref.id, stripe: 0, index: 0 })![10]! ^= 0xff;
-    const bad: string[] = [];
-    a!.storage.files.on('badShard', (b) => bad.push(`${b.stripe}/${b.index}@${b.store}`));
-    // Every node reads the right bytes; one that picks the altered shard reports it.
-    for (const n of m.nodes)
-      expect(same(await m.settle(n.storage.files.getBytes(ref)), data)).toBe(true);
-    expect(bad).toEqual([`0/0@${holder.store.id}`]);
-    expect(await m.settle(a!.storage.files.health(ref))).toMatchObject({
-      state: 'degraded',
-      shards: { corrupt: 1 },
-    });
-    const spare = await m.add();
-    await m.advance(3000);
-    const report = await m.settle(a!.storage.files.repair(ref));
-    expect(report).toMatchObject({ rebuilt: 1, after: { state: 'healthy' } });
-    expect(spare.store.shards().map((s) => `${s.stripe}/${s.index}`)).toEqual(['0/0']);
-    await m.advance(100);
-    // The holder of the altered copy dropped it when the new manifest arrived.
-    expect(holder.store.raw({ file: ref.id, stripe: 0, index: 0 })).toBeUndefined();
-    expect(await m.settle(a!.storage.files.health(ref, { deep: true }))).toMatchObject({
-      state: 'healthy',
-    });
-  });
-
-  it('a full quota is a clear error and leaves nothing behind', async () => {
-    const m = await mesh(4, 5, { quotaBytes: 300 * 1024, client: { stripeBytes: 256 * 1024 } });
-    const [a] = m.nodes;
-    const err = await m.settle(
-      a!.storage.files.put('big.bin', content(2 * MiB, 5)).catch((e: unknown) => e),
-    );
-    expect(err).toMatchObject({ code: 'QUOTA_FULL' });
-    expect((err as Error).message).toMatch(/no store in the mesh has room/);
-    await m.advance(1000);
-    for (const n of m.nodes) expect(await n.store.usage()).toBe(0);
-    expect(await m.settle(m.nodes[1]!.storage.files.list())).toEqual([]);
-  });
-
-  it('an aborted put leaves no visible file; an uploader gone mid-put leaves orphans that holders collect', async () => {
-    const m = await mesh(5, 6, {
-      client: { stripeBytes: 128 * 1024 },
-      holder: { orphanGraceMs: 60_000, sweepMs: 10_000 },
-    });
-    const [a, b] = m.nodes;
-    const ctl = new AbortController();
-    const put = a!.storage.files.put('draft.doc', content(2 * MiB, 6), {
-      signal: ctl.signal,
-      onProgress: (p) => p.stripes === 3 && ctl.abort(new Error('user cancelled')),
-    });
-    const err = await m.settle(put.catch((e: unknown) => e));
-    expect(err).toMatchObject({ code: 'ABORTED' });
-    await m.advance(500);
-    expect(await m.settle(b!.storage.files.list())).toEqual([]);
-    for (const n of m.nodes) expect(await n.store.usage()).toBe(0);
-
-    // The uploader's tab dies mid-put: holders have shards but no manifest.
-    const c = m.nodes[2]!;
-    let crashed = false;
-    const dying = c.storage.files.put('half.bin', content(2 * MiB, 7), {
-      onProgress: (p) => {
-        if (p.stripes === 4 && !crashed) {
-          crashed = true;
-          m.crash(c);
-        }
-      },
-    });
-    dying.catch(() => {});
-    await m.settle(
-      dying.catch(() => {}),
-      20_000,
-    );
-    expect(crashed).toBe(true);
-    const held = (): number => m.live().reduce((t, n) => t + n.store.shards().length, 0);
-    expect(held()).toBeGreaterThan(0);
-    expect(await m.settle(b!.storage.files.list())).toEqual([]);
-    await m.advance(80_000);
-    expect(held()).toBe(0);
-  });
-
   it('the owner deletes a file everywhere; forged deletes and garbage are refused', async () => {
     const m = await mesh(4, 7, { client: { stripeBytes: 256 * 1024 } });
     const [a, b] = m.nodes;
-    const ref = await m.settle(a!.storage.files.put('todo.md', content(300 * 1024, 8)));
-    const holder = holdersOf(m, ref.id).get('0/0')![0]!;
+    const ref = await m.settle(a!.storage.files.put('todo.md', testContent(300 * 1024, 8)));
+    const holder = m.holdersOf(ref.id).get('0/0')![0]!;
     // Another key signs a delete: the holder refuses it.
     const thief = await m.newOwner();
     const forged = {
@@ -287,34 +144,29 @@ describe('storage service on an in-memory mesh', () => {
     const gone = await m.settle(b!.storage.files.getBytes(ref).catch((e: unknown) => e));
     expect(gone).toMatchObject({ code: 'FILE_DELETED' });
   });
-
-  it('with too few nodes shards wait locally; repair moves them out when peers come', async () => {
-    const m = await mesh(1, 8, { client: { stripeBytes: 256 * 1024 } });
-    const [a] = m.nodes;
-    const data = content(400 * 1024, 9);
-    const ref = await m.settle(a!.storage.files.put('alone.txt', data));
-    expect(await m.settle(a!.storage.files.health(ref))).toMatchObject({
-      state: 'at-risk',
-      k: 1,
-      n: 3,
-      crowded: 4,
-      stores: 1,
+  it('stores a stream of odd chunks and an empty file; reads them as bytes, Blob or stream', async () => {
+    const m = await mesh(4, 9, { client: { stripeBytes: 100 * 1024 } });
+    const [a, b] = m.nodes;
+    const data = testContent(333 * 1024 + 5, 9);
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let o = 0; o < data.length; o += 7777) c.enqueue(data.slice(o, o + 7777));
+        c.close();
+      },
     });
-    expect(same(await m.settle(a!.storage.files.getBytes(ref)), data)).toBe(true);
-    await m.add();
-    await m.add();
-    await m.advance(3000);
-    const report = await m.settle(a!.storage.files.repair(ref));
-    expect(report).toMatchObject({ rebuilt: 4, after: { state: 'healthy', stores: 3 } });
-    await m.advance(100);
-    expect(a!.store.shards()).toHaveLength(2);
-    // The manifest is on every holder: the uploader can leave and the file is still listed.
-    const manifest = await a!.store.getFile(ref.id);
-    expect(parseManifest(manifest!.manifest!.signed).rev).toBe(2);
-    await m.leave(a!);
-    await m.advance(1000);
-    const other = m.nodes[1]!;
-    expect((await m.settle(other.storage.files.list())).map((f) => f.id)).toEqual([ref.id]);
-    expect(same(await m.settle(other.storage.files.getBytes(ref)), data)).toBe(true);
+    const ref = await m.settle(a!.storage.files.put('stream.bin', stream));
+    expect(ref.size).toBe(data.length);
+    expect(bytesEqual(await m.settle(b!.storage.files.getBytes(ref)), data)).toBe(true);
+    const blob = await m.settle(b!.storage.files.getBlob(ref));
+    expect(blob.size).toBe(data.length);
+    const empty = await m.settle(a!.storage.files.put('empty.txt', new Uint8Array(0)));
+    expect(empty.size).toBe(0);
+    expect(await m.settle(b!.storage.files.getBytes(empty))).toEqual(new Uint8Array(0));
+    const names = (await m.settle(b!.storage.files.list())).map((f) => f.name).sort();
+    expect(names).toEqual(['empty.txt', 'stream.bin']);
+    await expect(a!.storage.files.put('', new Uint8Array(1))).rejects.toMatchObject({
+      code: 'BAD_ARGUMENT',
+    });
+    await expect(a!.storage.files.get('nope')).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
   });
 });

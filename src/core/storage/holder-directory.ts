@@ -64,6 +64,13 @@ export class HolderDirectory {
     }
   }
 
+  /** What every live storage node reported (not this node). */
+  list(): HolderInfo[] {
+    return [...this.#info.values()]
+      .filter((i) => this.#node.members.isAlive(i.node))
+      .map((i) => ({ ...i }));
+  }
+
   /** Usage as a holder reported it in a reply. */
   note(node: string, quota: number, used: number): void {
     const i = this.#info.get(node);

@@ -1,7 +1,7 @@
 import { toBase64Url } from '../bytes.ts';
 import type { MeshNode } from '../mesh-node.ts';
 import { StorageHolder, type HolderOptions } from './holder.ts';
-import { HolderDirectory } from './holder-directory.ts';
+import { HolderDirectory, type HolderInfo } from './holder-directory.ts';
 import { deriveListTag, ecdsaVerifier, type OwnerSigner, type VerifyFn } from './owner.ts';
 import type { ShardStore } from './shard-store.ts';
 import { StorageClient } from './storage-client.ts';
@@ -32,6 +32,13 @@ export interface StorageServiceComponents {
 export interface StorageServiceOptions {
   holder?: Partial<HolderOptions>;
   client?: Partial<ClientOptions>;
+  /** Run the repair loop for this key's files this often once started (off if absent). */
+  repairEveryMs?: number;
+}
+
+/** A storage node as the Nodes and Files views show it. */
+export interface HolderView extends HolderInfo {
+  self: boolean;
 }
 
 export class StorageService {
@@ -39,6 +46,9 @@ export class StorageService {
   readonly directory: HolderDirectory;
   readonly files: StorageClient;
   readonly #node: MeshNode;
+  readonly #store: ShardStore;
+  readonly #repairEveryMs: number | undefined;
+  #stopRepair: (() => void) | undefined;
   #started = false;
 
   private constructor(
@@ -49,6 +59,8 @@ export class StorageService {
   ) {
     const node = c.node;
     this.#node = node;
+    this.#store = c.store;
+    this.#repairEveryMs = o.repairEveryMs;
     this.holder = new StorageHolder(node.bus, node.clock, c.store, c.subtle, verify, o.holder);
     this.directory = new HolderDirectory(node, c.store, o.client?.requestTimeoutMs);
     this.files = new StorageClient({
@@ -82,11 +94,29 @@ export class StorageService {
     this.#started = true;
     this.holder.start();
     void this.directory.refresh();
+    if (this.#repairEveryMs !== undefined) {
+      this.#stopRepair = this.files.startRepairLoop(this.#repairEveryMs);
+    }
   }
 
   stop(): void {
     this.#started = false;
     this.holder.stop();
+    this.#stopRepair?.();
+    this.#stopRepair = undefined;
+  }
+
+  /** Every live storage node with its donated quota and use, this node first. */
+  async holders(): Promise<HolderView[]> {
+    await this.directory.refresh(true);
+    const self = {
+      node: this.#node.id,
+      store: this.#store.id,
+      quota: this.#store.quotaBytes,
+      used: await this.#store.usage(),
+      self: true,
+    };
+    return [self, ...this.directory.list().map((i) => ({ ...i, self: false }))];
   }
 
   get nodeId(): string {

@@ -100,7 +100,11 @@ export async function uploadFile(
     layout.stripes[s] = { size, shards: hashes.map((h, i) => [h, layout.at(stores[i]!)]) };
     stored += bytes.length;
     done++;
-    opts.onProgress?.({ bytes: stored, total: src.size, stripes: done });
+    try {
+      opts.onProgress?.({ bytes: stored, total: src.size, stripes: done });
+    } catch {
+      // A faulty progress callback must not fail the upload.
+    }
   };
 
   let failure: unknown;

@@ -39,6 +39,22 @@ export interface AddNodeOptions {
   rootKey?: CryptoKey;
   owner?: OwnerSigner;
   quotaBytes?: number;
+  /** Run the owner's repair loop on this node. */
+  repairEveryMs?: number;
+}
+
+/** Seeded test content with `marker` planted every 64 KiB (to search holders for plaintext). */
+export function testContent(size: number, seed: number, marker?: Uint8Array): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  if (marker) for (let o = 0; o + marker.length <= size; o += 64 * 1024) out.set(marker, o);
+  return out;
 }
 
 /** WebCrypto whose operations hold the manual clock until they finish. */
@@ -112,6 +128,7 @@ export class StorageMesh {
       {
         ...(this.opts.client ? { client: this.opts.client } : {}),
         ...(this.opts.holder ? { holder: this.opts.holder } : {}),
+        ...(o.repairEveryMs === undefined ? {} : { repairEveryMs: o.repairEveryMs }),
       },
     );
     node.setResources({
@@ -125,6 +142,20 @@ export class StorageMesh {
     this.nodes.push(sim);
     await this.advance(20);
     return sim;
+  }
+
+  /** Which nodes' stores hold each shard ("stripe/index") of `file` now. */
+  holdersOf(file: string): Map<string, StorageSimNode[]> {
+    const out = new Map<string, StorageSimNode[]>();
+    for (const n of this.nodes) {
+      for (const s of n.store.shards().filter((x) => x.file === file)) {
+        const key = `${s.stripe}/${s.index}`;
+        const list = out.get(key) ?? [];
+        if (!list.some((x) => x.store === n.store)) list.push(n);
+        out.set(key, list);
+      }
+    }
+    return out;
   }
 
   live(): StorageSimNode[] {
