@@ -4,14 +4,19 @@ import { ComputeClient } from '../core/compute/compute-client.ts';
 import { ComputeNode } from '../core/compute/compute-node.ts';
 import { newMeshKey } from '../core/identity.ts';
 import { MeshEvents } from '../core/mesh-events.ts';
+import { generateStorageRootKey } from '../core/storage/keys.ts';
+import { StorageService } from '../core/storage/storage-service.ts';
 import { createWos, type Runtime, type Wos } from '../sdk/wos.ts';
 import { inviteLink, parseMeshRoute } from '../sdk/fragment.ts';
 import {
   loadDeviceIdentity,
   loadSettings,
+  loadStorageRootKey,
   saveSettings,
   type Settings,
 } from './browser-identity.ts';
+import { IdbShardStore } from './storage/idb-shard-store.ts';
+import { createBrowserErasureCoder } from './storage/rs-wasm-browser.ts';
 import { createBrowserExecutors, type BrowserExecutors } from './browser-executors.ts';
 import { probeBrowser, probeGpu } from './browser-probe.ts';
 import { startNode, type StartedNode } from './start-node.ts';
@@ -24,6 +29,8 @@ import { startNode, type StartedNode } from './start-node.ts';
 export interface BrowserRuntime extends Runtime, StartedNode {
   computeNode: ComputeNode;
   executors: BrowserExecutors;
+  storage: StorageService;
+  shardStore: IdbShardStore;
 }
 
 export interface BrowserApp {
@@ -46,7 +53,12 @@ export function bootBrowserNode(): BrowserApp {
     let settings = await loadSettings();
     const gpu = await probeGpu();
     const executors = await createBrowserExecutors(settings.cpuWorkers, gpu !== null);
-    let services: Pick<BrowserRuntime, 'computeNode' | 'compute' | 'events'> | undefined;
+    const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
+    const rootKey = await loadStorageRootKey(() => generateStorageRootKey(crypto.subtle, random));
+    const coder = await createBrowserErasureCoder();
+    let services:
+      | Pick<BrowserRuntime, 'computeNode' | 'compute' | 'events' | 'storage' | 'shardStore'>
+      | undefined;
     const s = await startNode({
       serverUrl: location.origin,
       meshKey,
@@ -60,16 +72,32 @@ export function bootBrowserNode(): BrowserApp {
       },
       ...(route.directoryMeshId ? { directoryMeshId: route.directoryMeshId } : {}),
       // Services register their bus handlers before the first peer can ask.
-      beforeStart: (node) => {
+      beforeStart: async (node) => {
         const computeNode = new ComputeNode(node, executors.all, crypto.subtle);
+        const shardStore = await IdbShardStore.open(node.meshId, settings.donatedBytes);
+        const storage = await StorageService.create(
+          {
+            node,
+            store: shardStore,
+            coder,
+            subtle: crypto.subtle,
+            random,
+            rootKey,
+            owner: identity,
+          },
+          { repairEveryMs: 60_000 },
+        );
+        storage.start();
         services = {
           computeNode,
           compute: new ComputeClient(node, computeNode, crypto.subtle),
           events: new MeshEvents(node.bus, node.members),
+          storage,
+          shardStore,
         };
       },
     });
-    const { computeNode, compute, events } = services!;
+    const { computeNode, compute, events, storage, shardStore } = services!;
     document.addEventListener('visibilitychange', () => void s.refresh());
     addEventListener('pagehide', () => {
       s.stop();
@@ -77,7 +105,7 @@ export function bootBrowserNode(): BrowserApp {
       executors.close();
     });
     void navigator.storage?.persist?.().catch(() => false);
-    return { ...s, compute, computeNode, events, executors };
+    return { ...s, compute, computeNode, events, executors, storage, shardStore };
   })();
   const wos = createWos({
     ready: started,
@@ -95,6 +123,7 @@ export function bootBrowserNode(): BrowserApp {
       await saveSettings(next);
       const rt = await started;
       rt.executors.resize(next.cpuWorkers);
+      rt.shardStore.quotaBytes = next.donatedBytes;
       await rt.refresh();
     },
   };

@@ -63,3 +63,22 @@ export async function saveSettings(s: Settings): Promise<void> {
   await d.put('settings', s, 'donation');
   d.close();
 }
+
+/**
+ * The user's storage root key (until accounts exist): 32 random bytes imported once as a
+ * non-extractable HKDF key and kept in IndexedDB, shared by every tab of this profile.
+ */
+export async function loadStorageRootKey(make: () => Promise<CryptoKey>): Promise<CryptoKey> {
+  const d = await db();
+  let key = (await d.get('keys', 'storage-root')) as CryptoKey | undefined;
+  if (!key) {
+    key = await make();
+    try {
+      await d.add('keys', key, 'storage-root');
+    } catch {
+      key = (await d.get('keys', 'storage-root')) as CryptoKey;
+    }
+  }
+  d.close();
+  return key;
+}

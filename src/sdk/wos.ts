@@ -7,6 +7,9 @@ import type { NodeKind } from '../core/link.ts';
 import type { MeshEvent, MeshEvents } from '../core/mesh-events.ts';
 import type { MeshNode, NodeInfo } from '../core/mesh-node.ts';
 import type { TransportStatus } from '../core/transport.ts';
+import type { FileArg, FileInfo, FileRef, StorageClient } from '../core/storage/storage-client.ts';
+import type { FileHealth } from '../core/storage/health.ts';
+import type { PutOptions } from '../core/storage/uploader.ts';
 
 /**
  * `window.wos`: the SDK surface. Applications declare what they need; they never deal with
@@ -41,6 +44,20 @@ export interface Wos {
       opts?: MapOptions,
     ): Promise<MapResult[]>;
   };
+  /** Files: encrypted with this profile's storage key, erasure-coded across the mesh. */
+  readonly files: {
+    put(
+      name: string,
+      data: Blob | ReadableStream<Uint8Array> | Uint8Array,
+      opts?: PutOptions,
+    ): Promise<FileRef>;
+    /** The whole file as a Blob (read as a stream; see `stream` for very large files). */
+    get(ref: FileArg, opts?: { signal?: AbortSignal }): Promise<Blob>;
+    stream(ref: FileArg, opts?: { signal?: AbortSignal }): Promise<ReadableStream<Uint8Array>>;
+    list(): Promise<FileInfo[]>;
+    delete(ref: FileArg): Promise<void>;
+    health(ref: FileArg): Promise<FileHealth>;
+  };
   /** Mesh-wide events: emit to every node, subscribe, wait. */
   readonly events: {
     emit(name: string, data?: unknown): void;
@@ -53,12 +70,13 @@ export interface Wos {
   };
 }
 
-export type { NodeInfo, MapResult, MapOptions, Kernel, LeaseHandle, MeshEvent };
+export type { NodeInfo, MapResult, MapOptions, Kernel, LeaseHandle, MeshEvent, FileRef, FileInfo };
 
 export interface Runtime {
   node: MeshNode;
   compute: ComputeClient;
   events: MeshEvents;
+  storage: { files: StorageClient };
 }
 
 export interface WosBinding {
@@ -125,6 +143,16 @@ export function createWos(binding: WosBinding): Wos {
     compute: {
       kernel: async (spec) => (await runtime()).compute.kernel(spec),
       map: async (kernel, inputs, opts) => (await runtime()).compute.map(kernel, inputs, opts),
+    },
+    files: {
+      put: async (name, data, opts) => (await runtime()).storage.files.put(name, data, opts),
+      get: async (ref, opts) => (await runtime()).storage.files.getBlob(ref, opts),
+      stream: async (ref, opts) => (await runtime()).storage.files.get(ref, opts),
+      list: async () => (await runtime()).storage.files.list(),
+      delete: async (ref) => {
+        await (await runtime()).storage.files.delete(ref);
+      },
+      health: async (ref) => (await runtime()).storage.files.health(ref),
     },
     events: {
       emit: (name, data) => {

@@ -55,6 +55,7 @@ const RETRYABLE = new Set([
   'NO_EXECUTOR',
   'NO_GPU',
   'NOT_COORDINATOR',
+  'GPU_LOST',
 ]);
 
 export async function dispatch(

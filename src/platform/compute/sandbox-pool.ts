@@ -2,11 +2,15 @@ import { KernelError, KernelTimeoutError } from '../../core/compute/errors.ts';
 import type { Executor, ExecutorLoad, RunOptions } from '../../core/compute/executor.ts';
 import type { Kernel } from '../../core/compute/kernel.ts';
 import { AbortError, ArgumentError, ClosedError, WosError } from '../../core/errors.ts';
-import { failureError, parseReply, SandboxUnavailableError } from './sandbox/errors.ts';
+import {
+  failureError,
+  parseReply,
+  SandboxCrashedError,
+  SandboxUnavailableError,
+} from './sandbox/errors.ts';
 import type { RunRequest } from './sandbox/protocol.ts';
-import { SandboxFrame } from './sandbox/sandbox-frame.ts';
 import { isDataCloneError, transferables } from './sandbox/transfer.ts';
-import { WorkerSet, type Slot, type WorkerSetOptions } from './sandbox/worker-set.ts';
+import { WorkerSet, type Slot } from './sandbox/worker-set.ts';
 import { kernelWorkerSource } from './sandbox/worker-source.ts';
 
 export interface SandboxPoolOptions {
@@ -42,59 +46,89 @@ interface Task {
 const MAX_WORKERS = 256;
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const MAX_START_FAILURES = 3;
+/** More sandbox losses than this within a minute and the pool gives up. */
+const MAX_LOSSES = 3;
 
 /**
  * The browser's executor for `js` kernels: a pool of Web Workers inside one hidden
  * opaque-origin iframe with a no-network CSP. Tasks queue FIFO when every worker is busy; a
- * task past its time limit (or aborted) has its worker terminated and replaced.
+ * task past its time limit (or aborted) has its worker terminated and replaced. If the whole
+ * sandbox dies (a kernel out of memory ends its process), the running tasks fail with
+ * SANDBOX_CRASHED and a new sandbox takes over.
  */
 export class SandboxPool implements Executor {
   readonly kinds = ['js'] as const;
   /** Resolves when the sandbox is up; rejects (and fails every task) if it cannot start. */
   readonly ready: Promise<void>;
-  private readonly frame: SandboxFrame;
-  private readonly workers: WorkerSet<Task>;
+  private workers: WorkerSet<Task>;
   private readonly queue: Task[] = [];
-  private readonly transferInput: boolean;
+  private readonly options: SandboxPoolOptions;
+  private readonly workerSource = kernelWorkerSource();
   private nextTask = 1;
   private started = false;
   private closed = false;
   private broken: WosError | undefined;
   private startFailures = 0;
+  private losses: number[] = [];
 
   constructor(options: SandboxPoolOptions = {}) {
-    const size = checkSize(options.workers ?? (navigator.hardwareConcurrency || 1));
-    this.transferInput = options.transferInput ?? true;
-    this.frame = new SandboxFrame({
-      document: options.document ?? document,
-      workerSource: kernelWorkerSource(),
-      allowWasm: options.allowWasm ?? true,
-      startTimeoutMs: options.startTimeoutMs ?? 10_000,
-      onWorkerError: (wid, message) => this.onWorkerError(wid, message),
-      onLost: () => this.fail(new SandboxUnavailableError('its iframe was reloaded or moved')),
-    });
-    const workerOptions: WorkerSetOptions<Task> = {
-      stubs: options.stubs ?? true,
-      isolate: options.isolateKernels ?? true,
-      onMessage: (slot, data) => this.onReply(slot, data),
-      onMessageError: (slot) => this.kill(slot, new KernelError('its result could not be read')),
-    };
-    this.workers = new WorkerSet(this.frame, workerOptions, size);
-    // Workers start at once (their spawn messages wait on the control port); tasks wait for
-    // `ready`, so a slow sandbox start never eats into a task's time limit.
-    this.workers.fill();
-    this.ready = this.frame.ready.then(() => {
-      this.started = true;
-      this.pump();
-    });
-    this.ready.catch((e: unknown) =>
-      this.fail(e instanceof WosError ? e : new SandboxUnavailableError(String(e))),
+    this.options = options;
+    this.workers = this.boot(checkSize(options.workers ?? (navigator.hardwareConcurrency || 1)));
+    this.ready = this.workers.frame.ready;
+  }
+
+  /** Starts a sandbox with `size` workers; tasks wait until it answers (not their time). */
+  private boot(size: number): WorkerSet<Task> {
+    const o = this.options;
+    const own = (): boolean => set === this.workers && !this.closed && !this.broken;
+    const set: WorkerSet<Task> = new WorkerSet<Task>(
+      {
+        frame: {
+          document: o.document ?? document,
+          workerSource: this.workerSource,
+          allowWasm: o.allowWasm ?? true,
+          startTimeoutMs: o.startTimeoutMs ?? 10_000,
+          onWorkerError: (wid, message) => own() && this.onWorkerError(wid, message),
+          onLost: (reason) => own() && this.onLost(reason),
+        },
+        stubs: o.stubs ?? true,
+        isolate: o.isolateKernels ?? true,
+        onMessage: (slot, data) => this.onReply(slot, data),
+        onMessageError: (slot) => this.kill(slot, new KernelError('its result could not be read')),
+      },
+      size,
     );
+    this.started = false;
+    set.frame.ready.then(
+      () => {
+        if (!own()) return;
+        this.started = true;
+        this.pump();
+      },
+      (e: unknown) =>
+        own() && this.fail(e instanceof WosError ? e : new SandboxUnavailableError(`${e}`)),
+    );
+    return set;
+  }
+
+  /** The sandbox died: fail what ran there, start a new one for the rest. */
+  private onLost(reason: string): void {
+    const now = performance.now();
+    this.losses = [...this.losses.filter((t) => now - t < 60_000), now];
+    if (this.losses.length > MAX_LOSSES) {
+      return this.fail(
+        new SandboxUnavailableError(`lost ${this.losses.length} times in a minute: ${reason}`),
+      );
+    }
+    const error = new SandboxCrashedError(reason);
+    const old = this.workers;
+    for (const s of old.all()) if (s.task) this.settle(s.task, error);
+    old.close();
+    this.workers = this.boot(old.size);
   }
 
   load(): ExecutorLoad {
-    const busy = this.workers.all().filter((s) => s.task).length;
-    return { workers: this.workers.size, busy, queued: this.queue.length };
+    return { workers: this.workers.size, busy: this.workers.busy(), queued: this.queue.length };
   }
 
   run(kernel: Kernel, input: unknown, opts: RunOptions): Promise<unknown> {
@@ -136,18 +170,18 @@ export class SandboxPool implements Executor {
     if (!(e instanceof ClosedError)) this.broken = e;
     for (const t of this.queue.splice(0)) this.settle(t, e);
     for (const s of this.workers.all()) if (s.task) this.settle(s.task, e);
-    this.workers.clear();
-    this.frame.close();
+    this.workers.close();
   }
 
   private pump(): void {
     while (this.started && !this.closed && !this.broken && this.queue.length > 0) {
       const head = this.queue[0]!;
       const slot = this.workers.pick(head.kernel.id);
-      if (!slot) return;
+      if (!slot) break;
       this.queue.shift();
       this.start(slot, head);
     }
+    if (!this.closed && !this.broken) this.workers.frame.watch(this.workers.busy() > 0);
   }
 
   private start(slot: Slot<Task>, task: Task): void {
@@ -157,7 +191,7 @@ export class SandboxPool implements Executor {
     const req: RunRequest = { t: 'run', id: task.id, kernelId: kernel.id, input };
     if (!slot.kernels.has(kernel.id)) req.source = kernel.spec.source;
     try {
-      post(slot.port, req, this.transferInput ? transferables(input) : []);
+      post(slot.port, req, this.options.transferInput !== false ? transferables(input) : []);
     } catch (e) {
       return this.settle(task, new ArgumentError(`the input cannot be sent to a worker: ${e}`));
     }

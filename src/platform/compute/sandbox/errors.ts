@@ -19,6 +19,17 @@ export class SandboxUnavailableError extends WosError {
   }
 }
 
+/**
+ * The sandbox's process died under the tasks running in it (most often a kernel that ran out
+ * of memory: a worker's out-of-memory ends its whole process). The pool starts a new sandbox;
+ * the task may be retried.
+ */
+export class SandboxCrashedError extends WosError {
+  constructor(detail: string) {
+    super('SANDBOX_CRASHED', `the compute sandbox crashed while this task ran: ${detail}`);
+  }
+}
+
 const MAX_MESSAGE = 4096;
 const MAX_STACK = 16_384;
 

@@ -42,6 +42,8 @@ const BOOTSTRAP = `(() => {
         };
         w.postMessage({ stubs: data.stubs !== false }, [ports[0]]);
         workers.set(wid, w);
+      } else if (data.t === 'ping') {
+        control.postMessage({ t: 'pong' });
       } else if (data.t === 'kill') {
         const w = workers.get(data.wid);
         if (w) w.terminate();

@@ -9,15 +9,18 @@ export type FrameRequest =
   | { t: 'init'; workerSource: string }
   /** Carries one transferred port: the worker's end of its page channel. */
   | { t: 'spawn'; wid: number; stubs: boolean }
-  | { t: 'kill'; wid: number };
+  | { t: 'kill'; wid: number }
+  /** Liveness, while tasks run: a kernel out of memory takes the sandbox's process down. */
+  | { t: 'ping' };
 
 /** Iframe bootstrap → page. */
 export type FrameEvent =
   | { t: 'ready' }
-  /** An error event on a worker (a script that failed to start, or an uncaught kernel error). */
+  | { t: 'pong' }
+  /** An error event on a worker that never started (kernels' own errors are not reported). */
   | { t: 'worker-error'; wid: number; message: string };
 
-/** Iframe bootstrap → worker, once, with the page port. */
+/** Iframe bootstrap → worker, once, with the page port. The worker answers `'up'` to it. */
 export interface WorkerInit {
   /** Replace network and storage APIs with stubs that throw a clear error (default on). */
   stubs: boolean;

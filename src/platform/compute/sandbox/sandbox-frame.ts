@@ -10,9 +10,16 @@ export interface SandboxFrameOptions {
   allowWasm: boolean;
   startTimeoutMs: number;
   onWorkerError(wid: number, message: string): void;
-  /** The iframe reloaded (moved in the DOM, navigated): its workers are gone. */
-  onLost(): void;
+  /**
+   * The sandbox is gone with its workers: its process crashed (a kernel ran out of memory) or
+   * stopped answering, or the iframe reloaded (moved in the DOM).
+   */
+  onLost(reason: string): void;
 }
+
+/** While tasks run, the bootstrap is pinged this often; silence for LOST_MS means it is gone. */
+const PING_MS = 1000;
+const LOST_MS = 3000;
 
 /**
  * The hidden opaque-origin iframe that owns the kernel workers. The page talks to its
@@ -25,9 +32,14 @@ export class SandboxFrame {
   private readonly iframe: HTMLIFrameElement;
   private readonly control: MessagePort;
   private closed = false;
+  private readonly onLost: (reason: string) => void;
   private abandon: (e: Error) => void = () => {};
+  private pinger: ReturnType<typeof setInterval> | undefined;
+  private lastPong = 0;
+  private lastBeat = 0;
 
   constructor(o: SandboxFrameOptions) {
+    this.onLost = o.onLost;
     const iframe = o.document.createElement('iframe');
     iframe.setAttribute('sandbox', 'allow-scripts');
     iframe.setAttribute('aria-hidden', 'true');
@@ -48,7 +60,9 @@ export class SandboxFrame {
         reject(e);
       };
       this.control.onmessage = (e: MessageEvent<FrameEvent>) => {
-        if (e.data.t === 'ready') {
+        if (e.data.t === 'pong') {
+          this.lastPong = performance.now();
+        } else if (e.data.t === 'ready') {
           clearTimeout(timer);
           resolve();
         } else if (e.data.t === 'worker-error') {
@@ -58,12 +72,23 @@ export class SandboxFrame {
       let loads = 0;
       iframe.addEventListener('load', () => {
         if (loads++ === 0) iframe.contentWindow?.postMessage(null, '*', [channel.port2]);
-        else if (!this.closed) o.onLost();
+        else if (!this.closed) this.lost('its iframe was reloaded (moved in the page?)');
       });
     });
     // Queued on the port until the bootstrap takes it: ordered before every spawn.
     this.send({ t: 'init', workerSource: o.workerSource });
     (o.document.body ?? o.document.documentElement).append(iframe);
+  }
+
+  /** Watches the sandbox's liveness (on while tasks run; off when idle, to let it sleep). */
+  watch(on: boolean): void {
+    if (on && !this.pinger && !this.closed) {
+      this.lastPong = this.lastBeat = performance.now();
+      this.pinger = setInterval(() => this.beat(), PING_MS);
+    } else if (!on && this.pinger) {
+      clearInterval(this.pinger);
+      this.pinger = undefined;
+    }
   }
 
   /** Starts worker `wid`; returns the page's end of its channel (usable at once). */
@@ -77,10 +102,28 @@ export class SandboxFrame {
     this.send({ t: 'kill', wid });
   }
 
+  private beat(): void {
+    const now = performance.now();
+    // The page itself was stalled (busy, or a throttled background tab): its pongs may still
+    // wait in the queue, so this is no evidence against the sandbox.
+    if (now - this.lastBeat > LOST_MS) this.lastPong = now;
+    this.lastBeat = now;
+    if (now - this.lastPong > LOST_MS) {
+      return this.lost(`it stopped answering for ${LOST_MS} ms (did a kernel run out of memory?)`);
+    }
+    this.send({ t: 'ping' });
+  }
+
+  private lost(reason: string): void {
+    this.watch(false);
+    this.onLost(reason);
+  }
+
   /** Removes the iframe: every worker it owns ends with it. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.watch(false);
     this.abandon(new ClosedError('sandbox'));
     this.control.close();
     this.iframe.remove();

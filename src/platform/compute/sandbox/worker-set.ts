@@ -1,4 +1,4 @@
-import type { SandboxFrame } from './sandbox-frame.ts';
+import { SandboxFrame, type SandboxFrameOptions } from './sandbox-frame.ts';
 
 /** One kernel worker as the page sees it. */
 export interface Slot<T> {
@@ -13,6 +13,7 @@ export interface Slot<T> {
 }
 
 export interface WorkerSetOptions<T> {
+  frame: SandboxFrameOptions;
   stubs: boolean;
   /** Only runs of one kernel share a worker. */
   isolate: boolean;
@@ -21,18 +22,22 @@ export interface WorkerSetOptions<T> {
 }
 
 /**
- * The pool's workers: starting them in the sandbox frame up to the wanted size, choosing one
- * for a kernel, retiring the excess when the size drops, and terminating them.
+ * One sandbox and its workers: the frame, starting workers in it up to the wanted size,
+ * choosing one for a kernel, retiring the excess when the size drops, and terminating them.
+ * Workers start at once: their spawn messages wait on the frame's control port.
  */
 export class WorkerSet<T> {
+  readonly frame: SandboxFrame;
   private readonly slots = new Map<number, Slot<T>>();
   private nextWid = 1;
 
   constructor(
-    private readonly frame: SandboxFrame,
     private readonly o: WorkerSetOptions<T>,
     public size: number,
-  ) {}
+  ) {
+    this.frame = new SandboxFrame(o.frame);
+    this.fill();
+  }
 
   get(wid: number): Slot<T> | undefined {
     return this.slots.get(wid);
@@ -106,7 +111,15 @@ export class WorkerSet<T> {
     this.frame.kill(slot.wid);
   }
 
-  clear(): void {
+  busy(): number {
+    let n = 0;
+    for (const s of this.slots.values()) if (s.task) n++;
+    return n;
+  }
+
+  /** Ends every worker and the frame. */
+  close(): void {
     for (const s of this.all()) this.destroy(s);
+    this.frame.close();
   }
 }

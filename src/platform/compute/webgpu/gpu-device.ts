@@ -76,6 +76,20 @@ function specProblem(spec: WgslKernelSpec, limits: WgpuLimits): string | undefin
   if (spec.workgroupSize > limits.maxComputeInvocationsPerWorkgroup) {
     return `workgroupSize ${spec.workgroupSize} is over this GPU's limit of ${limits.maxComputeInvocationsPerWorkgroup}`;
   }
+  // The dispatch count comes from `workgroupSize`: a shader with another size would silently
+  // skip or repeat elements. Literal sizes are checked; override constants are trusted.
+  const sizes = [...spec.source.matchAll(/@workgroup_size\s*\(([^)]*)\)/g)].map((m) =>
+    m[1]!
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  );
+  if (sizes.length > 0 && sizes.every((s) => s.every((x) => /^\d+[iu]?$/.test(x)))) {
+    const product = (s: string[]): number => s.reduce((p, x) => p * parseInt(x, 10), 1);
+    if (!sizes.some((s) => product(s) === spec.workgroupSize)) {
+      return `the shader's @workgroup_size(${sizes[0]!.join(', ')}) is not workgroupSize ${spec.workgroupSize}`;
+    }
+  }
   const storage = spec.bindings.filter((b) => b.type !== 'uniform').length;
   if (storage > limits.maxStorageBuffersPerShaderStage) {
     return `${storage} storage bindings, over this GPU's limit of ${limits.maxStorageBuffersPerShaderStage}`;
