@@ -181,7 +181,8 @@ export class SandboxPool implements Executor {
       this.queue.shift();
       this.start(slot, head);
     }
-    if (!this.closed && !this.broken) this.workers.frame.watch(this.workers.busy() > 0);
+    const set = this.workers;
+    if (!this.closed && !this.broken && set.busy() > 0) set.frame.watch(() => set.busy() > 0);
   }
 
   private start(slot: Slot<Task>, task: Task): void {

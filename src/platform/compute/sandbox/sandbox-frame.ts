@@ -80,15 +80,19 @@ export class SandboxFrame {
     (o.document.body ?? o.document.documentElement).append(iframe);
   }
 
-  /** Watches the sandbox's liveness (on while tasks run; off when idle, to let it sleep). */
-  watch(on: boolean): void {
-    if (on && !this.pinger && !this.closed) {
-      this.lastPong = this.lastBeat = performance.now();
-      this.pinger = setInterval(() => this.beat(), PING_MS);
-    } else if (!on && this.pinger) {
-      clearInterval(this.pinger);
-      this.pinger = undefined;
-    }
+  /**
+   * Watches the sandbox's liveness while `busy()` holds (tasks run); it stops by itself once
+   * idle, so an idle sandbox sleeps.
+   */
+  watch(busy: () => boolean): void {
+    if (this.pinger || this.closed) return;
+    this.lastPong = this.lastBeat = performance.now();
+    this.pinger = setInterval(() => (busy() ? this.beat() : this.unwatch()), PING_MS);
+  }
+
+  private unwatch(): void {
+    clearInterval(this.pinger);
+    this.pinger = undefined;
   }
 
   /** Starts worker `wid`; returns the page's end of its channel (usable at once). */
@@ -115,7 +119,7 @@ export class SandboxFrame {
   }
 
   private lost(reason: string): void {
-    this.watch(false);
+    this.unwatch();
     this.onLost(reason);
   }
 
@@ -123,7 +127,7 @@ export class SandboxFrame {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.watch(false);
+    this.unwatch();
     this.abandon(new ClosedError('sandbox'));
     this.control.close();
     this.iframe.remove();
