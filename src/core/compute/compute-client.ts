@@ -5,7 +5,7 @@ import type { MeshNode } from '../mesh-node.ts';
 import type { ComputeNode } from './compute-node.ts';
 import { dispatch, type Job, type JobResult } from './dispatcher.ts';
 import { makeKernel, type Kernel, type KernelSpec } from './kernel.ts';
-import { LeaseHandle } from './lease-handle.ts';
+import { LeaseHandle, type GrantedLease, type LeaseBackend } from './lease-handle.ts';
 import { LeaseGrantSchema } from './protocol.ts';
 import type { ResourceKind, Slot } from './scheduler.ts';
 
@@ -38,13 +38,9 @@ export interface MapResult {
   ms: number;
 }
 
-export interface GrantedLease {
-  id: string;
-  slots: Slot[];
-  ttlMs: number;
-}
+export type { GrantedLease };
 
-export class ComputeClient {
+export class ComputeClient implements LeaseBackend {
   readonly #node: MeshNode;
   readonly #compute: ComputeNode;
   readonly #subtle: SubtleCrypto;

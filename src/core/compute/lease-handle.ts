@@ -1,6 +1,6 @@
 import { AbortError, ClosedError, TimeoutError } from '../errors.ts';
 import { Emitter } from '../emitter.ts';
-import type { ComputeClient, GrantedLease } from './compute-client.ts';
+import type { Job, JobResult } from './dispatcher.ts';
 import type { Kernel } from './kernel.ts';
 import type { ResourceKind, Slot } from './scheduler.ts';
 
@@ -28,15 +28,35 @@ export interface LeaseEvents {
 
 export type LeaseState = 'active' | 'resting' | 'released';
 
+export interface GrantedLease {
+  id: string;
+  slots: Slot[];
+  ttlMs: number;
+}
+
+/** What a lease needs from the compute client (kept narrow so the two stay decoupled). */
+export interface LeaseBackend {
+  lease(kind: ResourceKind, n: number): Promise<GrantedLease>;
+  release(id: string): Promise<void>;
+  renew(id: string): Promise<boolean>;
+  runJobs(
+    kernel: Kernel,
+    jobs: Job[],
+    slots: Slot[],
+    kind: ResourceKind,
+    o: { timeoutMs?: number; signal?: AbortSignal; batch?: number },
+  ): Promise<Map<number, JobResult>>;
+}
+
 export class LeaseHandle extends Emitter<LeaseEvents> {
   readonly kind: ResourceKind;
   readonly n: number;
-  #client: ComputeClient;
+  #client: LeaseBackend;
   #grant: GrantedLease | undefined;
   #state: LeaseState = 'active';
   #renew: ReturnType<typeof setInterval> | undefined;
 
-  constructor(client: ComputeClient, kind: ResourceKind, n: number, grant: GrantedLease) {
+  constructor(client: LeaseBackend, kind: ResourceKind, n: number, grant: GrantedLease) {
     super();
     this.#client = client;
     this.kind = kind;
