@@ -72,7 +72,12 @@ export class Election extends Emitter<{
     bus.handle('vote', VoteSchema, (m) => this.#onVote(m.body.n, m.from));
     bus.handle('coord', TermSchema, (m) => this.#onTerm(m.body, m.from));
     members.on('leave', ({ id }) => {
-      if (id === this.#coordinator) this.#setCoordinator(undefined);
+      if (id !== this.#coordinator) return;
+      this.#setCoordinator(undefined);
+      // Campaign at once rather than at the next tick: failover time is detection + one round.
+      queueMicrotask(() => {
+        if (this.#stop) this.tick();
+      });
     });
   }
 

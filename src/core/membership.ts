@@ -34,7 +34,7 @@ export interface MembershipOptions {
 
 export const defaultMembershipOptions: MembershipOptions = {
   intervalMs: 500,
-  failAfterMs: 3000,
+  failAfterMs: 2500,
   suspectMs: 600,
   tombstoneMs: 60_000,
 };
