@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -87,7 +87,7 @@ export function sandboxBundle(): Promise<string> {
         minify: true,
         lib: { entry, formats: ['iife'], name: '__wosSandbox', fileName: 'sandbox' },
       },
-    });
+    }).finally(() => rmSync(dir, { recursive: true, force: true }));
     const outputs = Array.isArray(out) ? out : [out as Rolldown.RolldownOutput];
     const main = outputs.flatMap((o) => o.output).find((f) => f.type === 'chunk');
     if (main?.type !== 'chunk') throw new Error('the sandbox bundle has no script');

@@ -5,28 +5,46 @@ import { runBusAb, type AbResult } from './bus-ab.ts';
 import { runBusProfile, type ProfileResult } from './bus-profile.ts';
 import { runBusRttBench } from './bus-rtt.ts';
 import { runBusThroughputBench } from './bus-throughput.ts';
+import { runComputeGpuSuite } from './compute-gpu-suite.ts';
+import { runComputeLocalSuite } from './compute-local-suite.ts';
+import { runComputeProfile, type ComputeProfileResult } from './compute-profile.ts';
+import { runComputeRemoteBench } from './compute-remote.ts';
+import { runComputeThroughputBench } from './compute-throughput.ts';
 import { runFailureBench } from './failure.ts';
 import { runJoinBench } from './join.ts';
 import { Harness } from './lib/harness.ts';
 import { loadAvg, machineInfo, table, type SummaryRow } from './lib/report.ts';
 import { summarize, type BenchResult } from './lib/summary.ts';
 import { runSignalingBench } from './signaling.ts';
+import { runStoragePipelineSuite } from './storage-pipeline-suite.ts';
 import { runWireCost, type WireCostResult } from './wire-cost.ts';
 
-type Diagnostic = ProfileResult | AbResult | WireCostResult;
+type Diagnostic = ProfileResult | AbResult | WireCostResult | ComputeProfileResult;
 
 /**
  * The benchmark suite (`npm run bench [-- --runs 5 --only join,bus-rtt …]`). Runs inside the
  * loopback-only namespace (bench/main.ts checks). Writes bench/results/latest.json, prints the
  * readable table on stderr and the same JSON as the last thing on stdout.
  */
-export const BENCHES = ['join', 'failure-detection', 'bus-rtt', 'bus-throughput', 'signaling'];
+export const BENCHES = [
+  'join',
+  'failure-detection',
+  'bus-rtt',
+  'bus-throughput',
+  'signaling',
+  'compute-local',
+  'compute-remote',
+  'compute-throughput',
+  'compute-gpu',
+  'storage-pipeline',
+];
 /** Diagnostics: run only when named in `--only`. */
-export const DIAGNOSTICS = ['bus-profile', 'bus-ab', 'wire-cost'];
+export const DIAGNOSTICS = ['bus-profile', 'bus-ab', 'wire-cost', 'compute-profile'];
 
 const USAGE = `usage: npm run bench -- [--build] [--runs N] [--only ${BENCHES.join(',')}]
   (diagnostics, only when named: --only ${DIAGNOSTICS.join(',')})
-  [--pings 500] [--mib 64] [--peers 10000] [--signaling-runs 3] [--out bench/results/latest.json]`;
+  [--pings 500] [--mib 64] [--peers 10000] [--signaling-runs 3] [--trips 300]
+  [--tasks 50000] [--out bench/results/latest.json]`;
 
 const ROOT = resolve(import.meta.dirname, '..');
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -41,6 +59,8 @@ export async function runSuite(argv: string[]): Promise<number> {
       mib: { type: 'string', default: '64' },
       peers: { type: 'string', default: '10000' },
       'signaling-runs': { type: 'string', default: '3' },
+      trips: { type: 'string', default: '300' },
+      tasks: { type: 'string', default: '50000' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -63,6 +83,8 @@ export async function runSuite(argv: string[]): Promise<number> {
     mib: num('mib', values.mib),
     peers: num('peers', values.peers),
     signalingRuns: num('signaling-runs', values['signaling-runs']),
+    trips: num('trips', values.trips),
+    tasks: num('tasks', values.tasks),
     // A diagnostics-only run does not replace the benchmark results.
     out:
       values.out ??
@@ -119,6 +141,8 @@ interface Options {
   mib: number;
   peers: number;
   signalingRuns: number;
+  trips: number;
+  tasks: number;
   out: string;
 }
 
@@ -127,7 +151,12 @@ async function runOne(name: string, o: Options): Promise<BenchResult | Diagnosti
   if (name === 'signaling') {
     return runSignalingBench({ peers: o.peers, runs: o.signalingRuns, log });
   }
-  const h = await Harness.start({ isolated: name.startsWith('bus-') });
+  if (name === 'storage-pipeline') return runStoragePipelineSuite(o.runs, log);
+  // Sub-ms timing needs a cross-origin isolated page (5 µs timer instead of 100 µs).
+  const isolated =
+    name.startsWith('bus-') ||
+    ['compute-local', 'compute-remote', 'compute-profile'].includes(name);
+  const h = await Harness.start({ isolated });
   try {
     switch (name) {
       case 'join':
@@ -140,6 +169,16 @@ async function runOne(name: string, o: Options): Promise<BenchResult | Diagnosti
         return await runBusAb(h, o.runs, log);
       case 'bus-profile':
         return await runBusProfile(h, o.pings * 4, resolve(dirname(o.out), 'profiles'), log);
+      case 'compute-local':
+        return await runComputeLocalSuite(h, o.runs, log);
+      case 'compute-remote':
+        return await runComputeRemoteBench(h, o.runs, o.trips, log);
+      case 'compute-throughput':
+        return await runComputeThroughputBench(h, o.runs, o.tasks, log);
+      case 'compute-profile':
+        return await runComputeProfile(h, o.tasks, log);
+      case 'compute-gpu':
+        return await runComputeGpuSuite(h, o.runs, log);
       default:
         return await runBusThroughputBench(h, o.runs, o.mib * 1024 * 1024, log);
     }

@@ -3,12 +3,26 @@ import type { RttResult } from '../bus-rtt.ts';
 import type { ThroughputResult } from '../bus-throughput.ts';
 import type { FailureResult } from '../failure.ts';
 import type { JoinResult } from '../join.ts';
+import type { ComputeGpuSuiteResult } from '../compute-gpu-suite.ts';
+import type { ComputeLocalSuiteResult } from '../compute-local-suite.ts';
+import type { RemoteResult } from '../compute-remote.ts';
+import type { ComputeThroughputResult } from '../compute-throughput.ts';
+import type { StoragePipelineSuiteResult } from '../storage-pipeline-suite.ts';
 import type { SummaryRow } from './report.ts';
-import type { Stat } from './stats.ts';
+import { stat, type Stat } from './stats.ts';
 
 /** One summary row per headline number, with its goal where the issue or the e2e suite set one. */
 export type BenchResult =
-  JoinResult | FailureResult | RttResult | ThroughputResult | SignalingBenchResult;
+  | JoinResult
+  | FailureResult
+  | RttResult
+  | ThroughputResult
+  | SignalingBenchResult
+  | ComputeLocalSuiteResult
+  | RemoteResult
+  | ComputeThroughputResult
+  | ComputeGpuSuiteResult
+  | StoragePipelineSuiteResult;
 
 /** Three significant digits: enough for numbers that vary by more between runs. */
 const sig = (x: number): number => Number(x.toPrecision(3));
@@ -86,6 +100,91 @@ export function summarize(r: BenchResult): SummaryRow[] {
           runs: r.memoryPerPeer.runs.map((b) => b / 1024),
         }),
         row('signaling', 'relay', r.relay),
+      ];
+    case 'compute-local':
+      return [
+        row(
+          'compute-local',
+          `map efficiency (${r.tasks} × ${r.taskMs} ms on ${r.workers} workers)`,
+          r.mapEfficiency,
+          atLeast(r.mapEfficiency, 90, r.mapEfficiency.goal),
+        ),
+        row('compute-local', `map ${r.tasks} tasks, wall time`, r.mapMs),
+        row('compute-local', 'SandboxPool alone efficiency (2 × cores tasks)', r.poolEfficiency),
+        row('compute-local', 'no-op task RTT, sandbox pool', r.pool),
+        row('compute-local', 'raw postMessage RTT, plain worker', r.raw),
+        row('compute-local', 'pool / raw postMessage RTT', r.ratio),
+        row('compute-local', 'echo RTT, bare worker in sandbox iframe', r.sandboxRaw),
+        row('compute-local', 'pool / bare sandbox worker RTT', r.sandboxRatio),
+      ];
+    case 'compute-remote': {
+      const limit = 2 * r.raw.median + 0.3;
+      return [
+        row('compute-remote', 'remote no-op task RTT p50', r.compute, [
+          `≤ 2 × raw + 0.3 = ${limit.toFixed(2)} ms`,
+          r.compute.median <= limit,
+        ]),
+        row('compute-remote', 'task / raw RTT', r.ratio),
+        row('compute-remote', 'raw data-channel RTT p50', r.raw),
+        row('compute-remote', 'bus ping RTT p50', r.bus),
+        row('compute-remote', "no-op in the peer's own pool", r.peerPool),
+        row('compute-remote', 'remote task RTT p99', r.computeP99),
+        row('compute-remote', 'raw RTT p99', r.rawP99),
+      ];
+    }
+    case 'compute-throughput': {
+      const label = ['A (caller)', 'B', 'C'];
+      return [
+        row(
+          'compute-throughput',
+          `no-op tasks/s, 3 tabs, map of ${r.tasks}`,
+          r.tasksPerS,
+          atLeast(r.tasksPerS, 5000, r.tasksPerS.goal),
+        ),
+        ...r.nodes.map((id, i) =>
+          row(
+            'compute-throughput',
+            `tasks run by ${label[i]} (${r.workers[id]} worker${r.workers[id] === 1 ? '' : 's'})`,
+            stat(
+              'tasks',
+              r.details.map((d) => d.byNode[id] ?? 0),
+              0,
+            ),
+          ),
+        ),
+      ];
+    }
+    case 'compute-gpu': {
+      const what = r.software ? 'software GPU' : 'GPU';
+      return [
+        ...(r.gpuTiled ? [row('compute-gpu', `${what} ${r.n}² matmul, tiled`, r.gpuTiled)] : []),
+        ...(r.gpuNaive ? [row('compute-gpu', `${what} ${r.n}² matmul, naive`, r.gpuNaive)] : []),
+        row('compute-gpu', `JS ${r.n}² matmul, main thread`, r.js),
+        ...(r.ratio ? [row('compute-gpu', `best ${what} / JS`, r.ratio)] : []),
+      ];
+    }
+    case 'storage-pipeline':
+      return [
+        ...Object.entries(r.codes).flatMap(([code, c]) => [
+          row(
+            'storage-pipeline',
+            `${code} pipeline / min(cipher, coder)`,
+            c.ratio,
+            atLeast(c.ratio, 0.8, c.ratio.goal),
+          ),
+          row('storage-pipeline', `${code} same, if nothing overlapped`, c.serialRatio),
+          row('storage-pipeline', `${code} encrypt + code pipeline`, c.pipeline),
+          row('storage-pipeline', `${code} AES-256-GCM alone`, c.aesGcm),
+          row('storage-pipeline', `${code} RS encode alone`, c.coderEncode),
+          row(
+            'storage-pipeline',
+            `${code} RS reconstruct (2 data lost)`,
+            c.coderReconstructTwoData,
+          ),
+        ]),
+        row('storage-pipeline', 'memcpy (ceiling)', r.memcpy),
+        row('storage-pipeline', 'Node process CPU during the run', r.ownCores),
+        row('storage-pipeline', 'whole machine busy during the run', r.machineBusyCores),
       ];
   }
 }

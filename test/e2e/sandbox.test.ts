@@ -155,13 +155,15 @@ describe('sandboxed worker pool', () => {
     expect(frame.doc).toContain("connect-src 'none'");
   });
 
-  it('keeps a kernel error message and stack; a non-Error throw too', async () => {
+  it('keeps a kernel error message and stack; a non-Error throw; an unsendable result', async () => {
     const r = await run('main', K.throws);
     expect(r).toMatchObject({ ok: false, code: 'KERNEL_ERROR' });
     expect(r.message).toContain('bad things');
     expect(r.stack).toMatch(/RangeError: bad things\n\s+at inner \(kernel:k-/);
     const s = await run('main', 'export default () => { throw "plain"; }');
     expect(s).toMatchObject({ code: 'KERNEL_ERROR', message: expect.stringContaining('plain') });
+    const f = await run('main', 'export default () => () => 1');
+    expect(f).toMatchObject({ code: 'KERNEL_ERROR', message: expect.stringMatching(/sent back/) });
   });
 
   it.each([
@@ -253,11 +255,12 @@ describe('sandboxed worker pool', () => {
       run('main', K.double, 1),
     ]);
     expect(quick).toMatchObject({ ok: true, value: 2 });
-    expect(quick.ms).toBeLessThan(400);
+    expect(quick.ms).toBeLessThan(loop.ms); // done while the loop still ran
     expect(loop).toMatchObject({ ok: false, code: 'KERNEL_TIMEOUT' });
     expect(loop.ms).toBeGreaterThanOrEqual(499);
-    expect(loop.ms).toBeLessThan(1500);
+    expect(loop.ms).toBeLessThan(2000);
     expect(await load('main')).toEqual({ workers: 2, busy: 0, queued: 0 });
+    await Promise.all([0, 1].map((i) => value('main', K.spin, [i, 1]))); // load it in both
     const spans = await Promise.all([0, 1].map((i) => value('main', K.spin, [i, 300])));
     expect(overlap(...(spans as [Span, Span]))).toBe(true);
   });
@@ -291,7 +294,7 @@ describe('sandboxed worker pool', () => {
       running: ['ABORTED', 'ABORTED'],
       after: { workers: 2, busy: 0, queued: 0 },
     });
-    expect(r.ms).toBeLessThan(500);
+    expect(r.ms).toBeLessThan(1000);
     expect(await value('main', 'export default () => "alive"')).toBe('alive');
   });
 

@@ -18,13 +18,22 @@ export interface SandboxPoolOptions {
   workers?: number;
   /** Where the hidden sandbox iframe goes (default the global `document`). */
   document?: Document;
-  /** Only runs of one kernel share a worker, so no kernel can tamper with another's (default true). */
+  /**
+   * Only runs of one kernel share a worker, so no kernel can tamper with another's globals or
+   * results; a worker switching kernels is replaced by a fresh one (default true).
+   */
   isolateKernels?: boolean;
-  /** Move input ArrayBuffers to the worker instead of copying; the caller's are detached (default true). */
+  /**
+   * Move the input's ArrayBuffers to the worker instead of copying them: the caller's buffers
+   * are detached (length 0) once the task starts (default true).
+   */
   transferInput?: boolean;
   /** Let kernels compile WebAssembly (CSP `'wasm-unsafe-eval'`; default true). */
   allowWasm?: boolean;
-  /** Courtesy stubs that give a clear error for network and storage APIs (default true). */
+  /**
+   * Courtesy stubs that give a clear SANDBOX_VIOLATION for network and storage APIs (default
+   * true). Off, only the opaque origin and the CSP stand: for tests that prove they hold.
+   */
   stubs?: boolean;
   /** How long the sandbox may take to start (default 10 000 ms). */
   startTimeoutMs?: number;

@@ -54,7 +54,10 @@ export class WorkerSet<T> {
     for (; active < this.size; active++) this.spawn();
   }
 
-  /** Idle workers beyond `n` go now, busy ones when their task ends; retiring ones stay if needed. */
+  /**
+   * Idle workers beyond `n` go now, busy ones when their task ends; retiring ones come back
+   * if needed before new ones start.
+   */
   resize(n: number): void {
     this.size = n;
     const active = this.all().filter((s) => !s.retiring);
@@ -104,6 +107,7 @@ export class WorkerSet<T> {
 
   /** Terminates the worker (whatever it is doing) and forgets it. */
   destroy(slot: Slot<T>): void {
+    if (this.slots.get(slot.wid) !== slot) return; // not (or no longer) ours
     this.slots.delete(slot.wid);
     slot.port.onmessage = null;
     slot.port.onmessageerror = null;

@@ -1,0 +1,111 @@
+import { busPings } from './lib/bus-page.ts';
+import { NOOP_SOURCE, pageKernel, poolTasks, remoteTasks } from './lib/compute-page.ts';
+import type { Harness } from './lib/harness.ts';
+import { openPair } from './lib/pair.ts';
+import { rawPings } from './lib/raw-channel.ts';
+import { median, percentile, stat, type Stat } from './lib/stats.ts';
+
+/**
+ * A no-op task's round trip to a REMOTE tab: tab A runs `export default (x) => x` on tab B,
+ * forced there with `compute.runJobs(kernel, [job], [{ node: B, workers: 1 }], 'cpu',
+ * { batch: 1 })`, one task at a time (a `cx.run` request, B's sandbox pool, the reply, the
+ * dispatcher's bookkeeping). The physical limit is a raw data-channel echo of 128 bytes between
+ * the same two pages (bench's own RTCPeerConnection pair). Also measured, for the breakdown: a
+ * bus `ping` between the same tabs, and the no-op straight into B's own pool (B's executor
+ * alone). All four interleaved in blocks of 50. Goal: compute p50 ≤ 2 × raw p50 + 0.3 ms.
+ */
+export interface RemoteRun {
+  computeP50Ms: number;
+  computeP99Ms: number;
+  rawP50Ms: number;
+  rawP99Ms: number;
+  busP50Ms: number;
+  peerPoolP50Ms: number;
+  /** compute p50 / raw p50. */
+  ratio: number;
+  /** 2 × raw p50 + 0.3 ms, this run. */
+  goalMs: number;
+}
+
+export interface RemoteResult {
+  name: 'compute-remote';
+  tripsPerRun: number;
+  compute: Stat;
+  computeP99: Stat;
+  raw: Stat;
+  rawP99: Stat;
+  bus: Stat;
+  peerPool: Stat;
+  ratio: Stat;
+  /** 2 × raw + 0.3 ms per run, and compute − that (≤ 0 meets the goal). */
+  goalMs: Stat;
+  overGoalMs: Stat & { goal: string };
+  details: RemoteRun[];
+}
+
+const BLOCK = 50;
+const RAW_BYTES = 128;
+
+export async function runComputeRemoteBench(
+  h: Harness,
+  runs: number,
+  trips: number,
+  log: (line: string) => void,
+): Promise<RemoteResult> {
+  const { a, b } = await openPair(h);
+  const k = await pageKernel(a.page, NOOP_SOURCE);
+  // Warm-up: B fetches the kernel from A and loads it in a worker; JIT on both paths.
+  await remoteTasks(a.page, k, b.id, 2 * BLOCK);
+  await poolTasks(b.page, k, BLOCK);
+  await busPings(a.page, b.id, BLOCK);
+  await rawPings(a.page, BLOCK, RAW_BYTES);
+  const details: RemoteRun[] = [];
+  for (let r = 0; r < runs; r++) {
+    const compute: number[] = [];
+    const raw: number[] = [];
+    const bus: number[] = [];
+    const peerPool: number[] = [];
+    for (let done = 0; done < trips; done += BLOCK) {
+      const n = Math.min(BLOCK, trips - done);
+      compute.push(...(await remoteTasks(a.page, k, b.id, n)));
+      raw.push(...(await rawPings(a.page, n, RAW_BYTES)));
+      bus.push(...(await busPings(a.page, b.id, n)));
+      peerPool.push(...(await poolTasks(b.page, k, n)));
+    }
+    const run: RemoteRun = {
+      computeP50Ms: median(compute),
+      computeP99Ms: percentile(compute, 0.99),
+      rawP50Ms: median(raw),
+      rawP99Ms: percentile(raw, 0.99),
+      busP50Ms: median(bus),
+      peerPoolP50Ms: median(peerPool),
+      ratio: median(compute) / median(raw),
+      goalMs: 2 * median(raw) + 0.3,
+    };
+    details.push(run);
+    log(
+      `compute-remote ${r + 1}/${runs}: task p50 ${run.computeP50Ms.toFixed(3)} p99 ${run.computeP99Ms.toFixed(3)} ms; ` +
+        `raw p50 ${run.rawP50Ms.toFixed(3)} ms (${run.ratio.toFixed(2)}×, goal ≤ ${run.goalMs.toFixed(3)} ms); ` +
+        `bus ping ${run.busP50Ms.toFixed(3)} ms; B's pool alone ${run.peerPoolP50Ms.toFixed(3)} ms`,
+    );
+  }
+  const s = (pick: (r: RemoteRun) => number): Stat => stat('ms', details.map(pick));
+  return {
+    name: 'compute-remote',
+    tripsPerRun: trips,
+    compute: s((r) => r.computeP50Ms),
+    computeP99: s((r) => r.computeP99Ms),
+    raw: s((r) => r.rawP50Ms),
+    rawP99: s((r) => r.rawP99Ms),
+    bus: s((r) => r.busP50Ms),
+    peerPool: s((r) => r.peerPoolP50Ms),
+    ratio: stat(
+      '×',
+      details.map((d) => d.ratio),
+      2,
+    ),
+    goalMs: s((r) => r.goalMs),
+    overGoalMs: { ...s((r) => r.computeP50Ms - r.goalMs), goal: '≤ 0 (task ≤ 2 × raw + 0.3 ms)' },
+    details,
+  };
+}

@@ -1,0 +1,134 @@
+import type { Page } from 'playwright-core';
+import type { Kernel } from '../../src/core/compute/kernel.ts';
+
+/**
+ * The compute side of the compute benchmarks, run inside a tab on its own runtime
+ * (`await window.__wosApp.started`: `compute` is its `ComputeClient`, `executors.pool` its
+ * sandbox pool), timed with `performance.now()`.
+ */
+
+export const NOOP_SOURCE = 'export default (x) => x;';
+/** Spins for `ms` of wall-clock time (what compute-local.ts uses): CPU-bound, fixed duration. */
+export const SPIN_SOURCE =
+  'export default (ms) => { const t = performance.now(); let n = 0; while (performance.now() - t < ms) n++; return n; };';
+
+/** Registers `source` as a kernel on the page's node; returns it (a plain `{ id, spec }`). */
+export function pageKernel(page: Page, source: string): Promise<Kernel> {
+  return page.evaluate(async (src) => {
+    const k = await (await window.__wosApp.started).compute.kernel(src);
+    return { id: k.id, spec: k.spec };
+  }, source);
+}
+
+/**
+ * Sets the tab's CPU donation to `workers` (as the Compute view does) and waits until the pool
+ * has them and the coordinator's registry advertises them (the scheduler reads the registry).
+ */
+export async function donateWorkers(
+  page: Page,
+  workers: number,
+  timeoutMs = 15_000,
+): Promise<void> {
+  await page.evaluate(
+    async ({ workers, timeoutMs }) => {
+      const app = window.__wosApp;
+      await app.donate({ cpuWorkers: workers });
+      const rt = await app.started;
+      await rt.executors.pool.ready;
+      const t0 = performance.now();
+      for (;;) {
+        const advertised = rt.node.registry.view().get(rt.node.id)?.resources.compute.workers;
+        if (rt.executors.pool.load().workers === workers && advertised === workers) return;
+        if (performance.now() - t0 > timeoutMs) {
+          throw new Error(
+            `donation of ${workers} workers not in effect after ${timeoutMs} ms ` +
+              `(pool ${rt.executors.pool.load().workers}, advertised ${advertised})`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    { workers, timeoutMs },
+  );
+}
+
+/**
+ * `n` sequential no-op tasks from this page forced onto `peer` (`runJobs` with one slot on it,
+ * batch 1: each task is one `cx.run` request and its reply); round trips in ms.
+ */
+export function remoteTasks(page: Page, k: Kernel, peer: string, n: number): Promise<number[]> {
+  return page.evaluate(
+    async ({ k, peer, n }) => {
+      const compute = (await window.__wosApp.started).compute;
+      const slots = [{ node: peer, workers: 1 }];
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const job = { index: 0, input: i, excludeDevices: new Set<string>(), attempts: 0 };
+        const t = performance.now();
+        const res = await compute.runJobs(k, [job], slots, 'cpu', { batch: 1, timeoutMs: 10_000 });
+        out.push(performance.now() - t);
+        const r = res.get(0);
+        if (r?.node !== peer || r.value !== i) {
+          throw new Error(`task ran on ${r?.node} with ${String(r?.value)}, not on ${peer}`);
+        }
+      }
+      return out;
+    },
+    { k, peer, n },
+  );
+}
+
+/** `n` sequential no-op tasks straight into this page's own sandbox pool; round trips in ms. */
+export function poolTasks(page: Page, k: Kernel, n: number): Promise<number[]> {
+  return page.evaluate(
+    async ({ k, n }) => {
+      const pool = (await window.__wosApp.started).executors.pool;
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        await pool.run(k, i, { timeoutMs: 10_000 });
+        out.push(performance.now() - t);
+      }
+      return out;
+    },
+    { k, n },
+  );
+}
+
+export interface MapRun {
+  ms: number;
+  /** Tasks per node id. */
+  byNode: Record<string, number>;
+}
+
+/**
+ * `wos.compute.map(k, inputs)` on this page, timed; checks every result. `batch` fixes the
+ * tasks per request (default: the dispatcher's adaptive batching, as an application gets).
+ */
+export function timedMap(
+  page: Page,
+  k: Kernel,
+  inputs: number[],
+  check: 'echo' | 'none',
+  batch?: number,
+): Promise<MapRun> {
+  return page.evaluate(
+    async ({ k, inputs, check, batch }) => {
+      const t0 = performance.now();
+      const res = await window.wos.compute.map(k, inputs, {
+        timeoutMs: 30_000,
+        ...(batch ? { batch } : {}),
+      });
+      const ms = performance.now() - t0;
+      const byNode: Record<string, number> = {};
+      res.forEach((r, i) => {
+        byNode[r.node] = (byNode[r.node] ?? 0) + 1;
+        if (check === 'echo' && r.value !== inputs[i]) {
+          throw new Error(`result ${i} is ${String(r.value)}, not ${inputs[i]}`);
+        }
+      });
+      return { ms, byNode };
+    },
+    { k, inputs, check, batch },
+  );
+}
