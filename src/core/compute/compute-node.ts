@@ -158,10 +158,15 @@ export class ComputeNode {
     if (!exec)
       throw new WosError('NO_EXECUTOR', `this node cannot run ${kernel.spec.kind} kernels`);
     const e = exec;
+    let itemMs = Infinity;
+    const clock = this.node.clock;
+    const now = (): number => clock.precise?.() ?? clock.now();
     const results: ItemResult[] = await Promise.all(
       items.map(async (input): Promise<ItemResult> => {
         try {
+          const t = now();
           const ok = await e.run(runAs, input, { timeoutMs: body.timeoutMs });
+          itemMs = Math.min(itemMs, now() - t);
           this.tasksRun++;
           return { ok };
         } catch (err) {
@@ -174,9 +179,11 @@ export class ComputeNode {
       }),
     );
     const packed = packValue(results);
-    return new WithAttachment(
-      { results: packed.json, ms: Date.now() - t0 },
-      packed.bin ?? new Uint8Array(0),
-    );
+    const reply = {
+      results: packed.json,
+      ms: Date.now() - t0,
+      ...(itemMs < Infinity ? { itemMs } : {}),
+    };
+    return new WithAttachment(reply, packed.bin ?? new Uint8Array(0));
   }
 }

@@ -132,7 +132,9 @@ export async function dispatch(
         if (items.length !== batch.length)
           throw new WosError('INVALID_MESSAGE', 'result count mismatch');
         samples++;
-        perTaskMs = (perTaskMs * (samples - 1) + body.ms / batch.length) / samples;
+        // The batch size follows the task's own cost, not time spent queued behind others.
+        const cost = body.itemMs ?? body.ms / batch.length;
+        perTaskMs = (perTaskMs * (samples - 1) + cost) / samples;
         items.forEach((item, i) => {
           const job = batch[i]!;
           if ('ok' in item) {

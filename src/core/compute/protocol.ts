@@ -48,7 +48,10 @@ export const ItemResultSchema = v.union([
 
 export const RunResultSchema = v.strictObject({
   results: v.array(ItemResultSchema),
+  /** Wall time of the whole request on the executing node, ms. */
   ms: v.number(),
+  /** The fastest single task of the batch, ms: the task's own cost, without queueing. */
+  itemMs: v.optional(v.number()),
 });
 
 export const KernelRequestSchema = v.strictObject({ k: KernelIdSchema });
