@@ -54,7 +54,14 @@ describe('mesh on the in-memory network', () => {
       expect(m.node.nodes().map((n) => n.id)).not.toContain(leaver.node.id);
     }
     const rest = made.slice(1);
+    // The leaver may have been the coordinator: let the rest agree on one first.
+    for (let t = 0; t < 3000; t += 100) {
+      const c = rest[0]!.node.coordinator();
+      if (c && rest.some((m) => m.node.id === c)) break;
+      await clock.advance(100);
+    }
     const coord = rest[0]!.node.coordinator()!;
+    expect(rest.map((m) => m.node.id)).toContain(coord);
     const victim = rest.find((m) => m.node.id === coord)!;
     victim.transport.crash();
     const survivors = rest.filter((m) => m !== victim);
