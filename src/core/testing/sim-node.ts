@@ -6,7 +6,7 @@ import type { ManualClock } from './manual-clock.ts';
 import type { MemoryNetwork, MemoryTransport } from './memory-network.ts';
 
 /** WebCrypto whose operations hold the manual clock until they finish. */
-function trackedSubtle(clock: ManualClock): SubtleCrypto {
+export function trackedSubtle(clock: ManualClock): SubtleCrypto {
   const real = globalThis.crypto.subtle;
   return new Proxy(real, {
     get(target, prop) {

@@ -4,7 +4,7 @@ import { emptyResources } from '../../resources.ts';
 import { ManualClock } from '../../testing/manual-clock.ts';
 import { MemoryNetwork, type MemoryTransport } from '../../testing/memory-network.ts';
 import { seededBytes, seededRandom } from '../../testing/seeded-random.ts';
-import { createSimNode } from '../../testing/sim-node.ts';
+import { createSimNode, trackedSubtle } from '../../testing/sim-node.ts';
 import type { HolderOptions } from '../holder.ts';
 import { importStorageRootKey } from '../keys.ts';
 import { MemoryShardStore } from '../memory-shard-store.ts';
@@ -55,19 +55,6 @@ export function testContent(size: number, seed: number, marker?: Uint8Array): Ui
   }
   if (marker) for (let o = 0; o + marker.length <= size; o += 64 * 1024) out.set(marker, o);
   return out;
-}
-
-/** WebCrypto whose operations hold the manual clock until they finish. */
-export function trackedSubtle(clock: ManualClock): SubtleCrypto {
-  const real = globalThis.crypto.subtle;
-  return new Proxy(real, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) =>
-        clock.track((value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
-    },
-  });
 }
 
 export class StorageMesh {
