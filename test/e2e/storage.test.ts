@@ -2,48 +2,44 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WosServer } from '../../signaling-server/server.ts';
 import { inviteOf, launchBrowser, nodeIds, openNode, startServer, waitUntil } from './fixtures.ts';
+import { idbContains, makeTestFile, rawShards, readDigest } from './storage-pages.ts';
 
-/** Scans every IndexedDB record of a page's shard stores for a byte marker. */
-async function idbContains(page: Page, marker: string): Promise<{ found: boolean; bytes: number }> {
-  return page.evaluate(async (m) => {
-    const needle = new TextEncoder().encode(m);
-    let bytes = 0;
-    let found = false;
-    const scan = (b: Uint8Array): void => {
-      bytes += b.length;
-      outer: for (let i = 0; i + needle.length <= b.length; i++) {
-        for (let j = 0; j < needle.length; j++) if (b[i + j] !== needle[j]) continue outer;
-        found = true;
-        return;
-      }
-    };
-    const visit = (v: unknown): void => {
-      if (v instanceof Uint8Array) scan(v);
-      else if (v instanceof ArrayBuffer) scan(new Uint8Array(v));
-      else if (typeof v === 'string') scan(new TextEncoder().encode(v));
-      else if (v && typeof v === 'object') for (const x of Object.values(v)) visit(x);
-    };
-    for (const info of await indexedDB.databases()) {
-      if (!info.name?.startsWith('wos-shards')) continue;
-      const db = await new Promise<IDBDatabase>((r, j) => {
-        const req = indexedDB.open(info.name!);
-        req.onsuccess = () => r(req.result);
-        req.onerror = () => j(req.error);
-      });
-      for (const store of Array.from(db.objectStoreNames)) {
-        const all = await new Promise<unknown[]>((r) => {
-          const req = db.transaction(store).objectStore(store).getAll();
-          req.onsuccess = () => r(req.result);
-        });
-        all.forEach(visit);
-      }
-      db.close();
-    }
-    return { found, bytes };
-  }, marker);
+const MiB = 1024 * 1024;
+
+/** Puts `window.__testFile` (see makeTestFile) as `name`; returns the file id. */
+async function putTestFile(page: Page, name: string): Promise<string> {
+  return page.evaluate(async (n) => {
+    const data = (window as unknown as { __testFile: Uint8Array<ArrayBuffer> }).__testFile;
+    const ref = await window.wos.files.put(n, new Blob([data]));
+    return ref.id;
+  }, name);
 }
 
-describe('files across the mesh in real Chromium', () => {
+async function storeUsage(page: Page): Promise<number> {
+  return page.evaluate(async () => (await window.__wosApp.started).shardStore.usage());
+}
+
+async function storeId(page: Page): Promise<string> {
+  return page.evaluate(async () => (await window.__wosApp.started).shardStore.id);
+}
+
+async function health(page: Page, id: string, deep = false) {
+  return page.evaluate(
+    async ({ id, deep }) => (await window.__wosApp.started).storage.files.health(id, { deep }),
+    { id, deep },
+  );
+}
+
+async function listNames(page: Page): Promise<string[]> {
+  return page.evaluate(async () => (await window.wos.files.list()).map((f) => f.name));
+}
+
+/**
+ * Issue #4's browser checks on a 5-tab mesh (one tab per browser profile, so 5 devices): the
+ * uploader places shards on the 4 others, so the default code is (k = 2, n = 4), one shard of
+ * every stripe on each of them.
+ */
+describe('files across a 5-tab mesh in real Chromium', () => {
   let server: WosServer;
   let browser: Browser;
   let ctxA: BrowserContext;
@@ -66,66 +62,141 @@ describe('files across the mesh in real Chromium', () => {
     await server?.close();
   });
 
-  it('puts a file from one tab and reads it byte-identical from a new tab of the same profile', async () => {
+  it('detects a shard altered in a holder’s IndexedDB, still reads the file, and repair replaces the shard', async () => {
+    const digest = await makeTestFile(a, 6 * MiB + 77, 'ROT-MARKER');
+    const id = await putTestFile(a, 'rot.bin');
+    expect((await health(a, id)).state).toBe('healthy');
+
+    const victim = holders[1]!;
+    const original = await rawShards(victim, id, 'flip');
+    const [key] = Object.keys(original);
+    expect(key, 'the holder keeps a shard of the file').toBeDefined();
+
+    const bad = await health(a, id);
+    expect(bad.shards.corrupt).toBe(1);
+    expect(bad.state).toBe('degraded');
+    expect(await readDigest(a, id)).toEqual({ size: 6 * MiB + 77, digest });
+
+    const report = await a.evaluate(
+      async (f) => (await window.__wosApp.started).storage.files.repair(f),
+      id,
+    );
+    expect(report.rebuilt).toBeGreaterThanOrEqual(1);
+    expect(report.after.state).toBe('healthy');
+    const after = await health(a, id, true);
+    expect(after.state).toBe('healthy');
+    expect(after.shards.corrupt).toBe(0);
+    // Every store already holds a shard of the stripe, so the shard is rewritten in place.
+    const now = await rawShards(victim, id, 'read');
+    expect(now[key!]).toEqual(original[key!]);
+  });
+
+  it('a full quota is a clear error and leaves no partial file on any holder', async () => {
+    const pages = [a, ...holders];
+    const before = await Promise.all(pages.map(storeUsage));
+    // Room for about one 1.4 MiB shard on each store: the second stripe of 12 MiB cannot fit.
+    await Promise.all(
+      pages.map((p, i) =>
+        p.evaluate(
+          (bytes) => window.__wosApp.donate({ donatedBytes: bytes }),
+          before[i]! + 2 * MiB,
+        ),
+      ),
+    );
+    try {
+      await makeTestFile(a, 12 * MiB, 'QUOTA-MARKER');
+      const err = await a.evaluate(async () => {
+        const data = (window as unknown as { __testFile: Uint8Array<ArrayBuffer> }).__testFile;
+        try {
+          await window.wos.files.put('too-big.bin', new Blob([data]));
+          return { code: 'NONE', message: '' };
+        } catch (e) {
+          const x = e as { code?: string; message?: string };
+          return { code: x.code ?? 'NONE', message: x.message ?? String(e) };
+        }
+      });
+      expect(err.code).toBe('QUOTA_FULL');
+      expect(err.message).toMatch(/quota full/);
+      expect(err.message).toMatch(/raise the donation or add nodes/);
+      expect(await listNames(a)).not.toContain('too-big.bin');
+      // The owner's delete reached every holder: usage is back where it was.
+      await waitUntil(
+        'holders to drop the partial upload',
+        async () => (await Promise.all(pages.map(storeUsage))).every((u, i) => u === before[i]),
+        10_000,
+      );
+      for (const p of pages) expect((await idbContains(p, 'QUOTA-MARKER')).found).toBe(false);
+    } finally {
+      await Promise.all(
+        pages.map((p) => p.evaluate(() => window.__wosApp.donate({ donatedBytes: 1024 ** 3 }))),
+      );
+    }
+  });
+
+  it('closing the uploader mid-put leaves no half-visible file', async () => {
+    const uploader = await openNode(ctxA, await inviteOf(holders[0]!));
+    await waitUntil('6 nodes', async () => (await nodeIds(a)).length === 6, 10_000);
+    await makeTestFile(uploader, 32 * MiB, 'HALF-MARKER');
+    await uploader.evaluate(() => {
+      const w = window as unknown as { __testFile: Uint8Array<ArrayBuffer>; __stored: number };
+      w.__stored = 0;
+      void window.wos.files
+        .put('half.bin', new Blob([w.__testFile]), { onProgress: (p) => (w.__stored = p.bytes) })
+        .catch(() => {});
+    });
+    await waitUntil(
+      'the first stripes to be stored',
+      async () => uploader.evaluate(() => (window as unknown as { __stored: number }).__stored > 0),
+      30_000,
+    );
+    await uploader.close({ runBeforeUnload: true });
+    await waitUntil('5 nodes', async () => (await nodeIds(a)).length === 5, 5_000);
+    for (const p of [a, ...holders]) expect(await listNames(p)).not.toContain('half.bin');
+  });
+
+  it('after the uploader and n − k holders close, a new tab of the same profile reads 32 MiB byte-identical; peers saw no plaintext; another key is refused', async () => {
     const MARKER = 'WOS-PLAINTEXT-MARKER-7f3k';
-    const put = await a.evaluate(async (marker) => {
-      const size = 8 * 1024 * 1024 + 12345;
-      const data = new Uint8Array(size);
-      for (let off = 0; off < size; off += 65536) {
-        crypto.getRandomValues(data.subarray(off, Math.min(size, off + 65536)));
-      }
-      const m = new TextEncoder().encode(marker);
-      for (let off = 1000; off + m.length < size; off += 1024 * 1024) data.set(m, off);
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+    const size = 32 * MiB + 12345;
+    const digest = await makeTestFile(a, size, MARKER);
+    const put = await a.evaluate(async () => {
+      const data = (window as unknown as { __testFile: Uint8Array<ArrayBuffer> }).__testFile;
       const progress: number[] = [];
       const ref = await window.wos.files.put('secret-report-name.pdf', new Blob([data]), {
         onProgress: (p) => progress.push(p.bytes),
       });
-      return { ref, digest: Array.from(digest), progress: progress.length, size };
-    }, MARKER);
-    expect(put.ref.size).toBe(put.size);
-    expect(put.progress).toBeGreaterThan(0);
+      const info = (await window.wos.files.list()).find((f) => f.id === ref.id);
+      return { ref, progress, k: info?.k, n: info?.n, stores: info?.stores.length };
+    });
+    expect(put.ref.size).toBe(size);
+    expect(put.progress.length).toBeGreaterThan(1);
+    expect(put.progress.at(-1)).toBe(size);
+    expect({ k: put.k, n: put.n, stores: put.stores }).toEqual({ k: 2, n: 4, stores: 4 });
 
     // Peers hold ciphertext only: no plaintext marker, no file name.
     for (const h of holders) {
       const scan = await idbContains(h, MARKER);
+      expect(scan.bytes).toBeGreaterThan(size / 3);
       expect(scan.found).toBe(false);
       expect((await idbContains(h, 'secret-report-name')).found).toBe(false);
     }
-    const stored = await Promise.all(
-      holders.map(async (h) => (await idbContains(h, MARKER)).bytes),
-    );
-    expect(stored.filter((b) => b > 0).length).toBeGreaterThanOrEqual(2);
 
+    // The uploader and n − k = 2 holders go away.
+    const invite = await inviteOf(holders[3]!);
+    const aStore = await storeId(a);
     await a.close({ runBeforeUnload: true });
-    const a2 = await openNode(ctxA, await inviteOf(holders[0]!));
-    const got = await a2.evaluate(async (id) => {
-      const list = await window.wos.files.list();
-      const blob = await window.wos.files.get(id);
-      const bytes = new Uint8Array(await blob.arrayBuffer());
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-      const health = await window.wos.files.health(id);
-      return {
-        names: list.map((f) => f.name),
-        size: bytes.length,
-        digest: Array.from(digest),
-        health: health.state,
-      };
-    }, put.ref.id);
-    expect(got.names).toContain('secret-report-name.pdf');
-    expect(got.size).toBe(put.size);
-    expect(got.digest).toEqual(put.digest);
-    expect(['healthy', 'degraded', 'at-risk']).toContain(got.health);
+    await holders[0]!.context().close();
+    await holders[1]!.context().close();
+    await waitUntil('2 nodes', async () => (await nodeIds(holders[2]!)).length === 2, 5_000);
 
-    // Another profile (another storage key) cannot read it.
-    const err = await holders[0]!.evaluate(async (id) => {
-      try {
-        await window.wos.files.get(id);
-        return 'read it';
-      } catch (e) {
-        return (e as { code?: string }).code ?? String(e);
-      }
-    }, put.ref.id);
-    expect(['WRONG_KEY_OR_CORRUPT', 'FILE_NOT_FOUND']).toContain(err);
+    // A new tab of the uploader's profile (same key, same store) reads it from 3 of 5 stores.
+    const a2 = await openNode(ctxA, invite);
+    expect(await storeId(a2)).toBe(aStore);
+    expect(await listNames(a2)).toContain('secret-report-name.pdf');
+    expect(await readDigest(a2, put.ref.id)).toEqual({ size, digest });
+    expect((await health(a2, put.ref.id)).state).toBe('at-risk');
+
+    // Another profile (another storage key) is refused with a clear error.
+    const other = await readDigest(holders[2]!, put.ref.id);
+    expect(other).toMatchObject({ code: 'WRONG_KEY_OR_CORRUPT' });
   });
 });

@@ -65,7 +65,8 @@ export async function uploadFile(
   if (signal?.aborted) throw new AbortError('put', signal.reason);
   const stripeBytes = ctx.opts.stripeBytes;
   const src = stripeSource(data, stripeBytes);
-  await ctx.dir.refresh();
+  // Every holder's current room (donations change), not what it said when it joined.
+  await ctx.dir.refresh(true);
   const estimate = Math.ceil(Math.min(src.size ?? stripeBytes, stripeBytes) / 3);
   const holders = distinctHolders(ctx.dir.candidates(), estimate);
   const { k, n } = resolveRedundancy(Math.min(holders, ctx.opts.maxShards), opts.redundancy);
