@@ -1,5 +1,6 @@
 import type {
   FailureKind,
+  ItemReply,
   RunRequest,
   WorkerInit,
   WorkerReply,
@@ -12,14 +13,17 @@ export interface KernelWorkerDeps {
   transferables: typeof transferables;
   /** Native dynamic `import()`, given as text (a bundler would rewrite one it sees). */
   importModule(url: string): Promise<Record<string, unknown>>;
+  /** A run reports what is done when this long has passed since its last report, ms. */
+  flushMs: number;
 }
 
 /**
  * A kernel worker of the sandbox pool. Started by the opaque-origin iframe from a blob: URL;
  * receives its port to the page once, hardens its globals, then runs kernels: each kernel's
  * ES-module source is imported once (blob: URL, dynamic `import()`), its default export (or
- * `run`) is called with the input, and the output goes back with its ArrayBuffers transferred.
- * The page runs one task at a time here and terminates the worker at the task's time limit.
+ * `run`) is called with each input of a run in turn, and the outputs go back together with
+ * their ArrayBuffers transferred (a long run reports in parts). The page sends one run at a
+ * time here and terminates the worker when a task passes its time limit.
  *
  * Self-contained (no reference outside its body but `deps`): the page sends its text, see
  * `src/platform/compute/sandbox/worker-source.ts`.
@@ -46,6 +50,8 @@ export function kernelWorkerMain(deps: KernelWorkerDeps): void {
   /** blob: URL → readable name, for stacks. */
   const names = new Map<string, string>();
   let violation: string | undefined;
+  /** Bound before any kernel runs (a kernel may replace `performance.now`). */
+  const now = performance.now.bind(performance);
 
   /** Never throws, whatever a kernel threw (getters, proxies, non-errors). */
   const describe = (e: unknown): string => {
@@ -96,45 +102,81 @@ export function kernelWorkerMain(deps: KernelWorkerDeps): void {
     return loaded;
   };
 
-  const failure = (id: number, e: unknown): WorkerReply => {
+  const failure = (e: unknown): ItemReply => {
     let kind: FailureKind = 'kernel';
     if (e instanceof SandboxViolation || violation !== undefined) kind = 'violation';
     else if (e instanceof LoadFailure) kind = 'load';
-    const reply: WorkerReply = { t: 'err', id, kind, message: describe(e) };
+    const reply: ItemReply = { t: 'err', kind, message: describe(e) };
     if (kind === 'violation') reply.api = e instanceof SandboxViolation ? e.api : violation;
     const stack = kind === 'kernel' ? stackOf(e) : undefined;
     if (stack !== undefined) reply.stack = stack;
     return reply;
   };
 
-  const send = (post: Post, id: number, output: unknown): void => {
-    const reply: WorkerReply = { t: 'ok', id, output };
+  /** One reply's items; a buffer that cannot move is copied, an unsendable output fails alone. */
+  const send = (post: Post, id: number, at: number, items: ItemReply[], ms: number): void => {
+    const reply: WorkerReply = { t: 'done', id, at, items, ms };
     let transfer: ArrayBuffer[] = [];
+    let error: unknown;
     try {
-      transfer = deps.transferables(output);
+      transfer = deps.transferables(items.map((i) => (i.t === 'ok' ? i.output : undefined)));
       return post(reply, transfer);
     } catch (e) {
-      if (!(e instanceof Error && e.name === 'DataCloneError') || transfer.length === 0) {
-        return post({ t: 'err', id, kind: 'clone', message: describe(e) });
+      error = e;
+    }
+    if (items.length > 1) {
+      items.forEach((item, i) => send(post, id, at + i, [item], i === 0 ? ms : 0));
+      return;
+    }
+    if (transfer.length > 0) {
+      try {
+        return post(reply); // a buffer that cannot be moved (e.g. WebAssembly memory) is copied
+      } catch (e) {
+        error = e;
       }
     }
-    try {
-      post(reply); // a buffer that cannot be moved (e.g. WebAssembly memory) is copied
-    } catch (e) {
-      post({ t: 'err', id, kind: 'clone', message: describe(e) });
-    }
+    post({ t: 'done', id, at, items: [{ t: 'err', kind: 'clone', message: describe(error) }], ms });
   };
 
   const run = async (req: RunRequest, post: Post): Promise<void> => {
-    violation = undefined;
-    let output: unknown;
+    const { id, inputs } = req;
+    let kernel: KernelFn;
     try {
-      const kernel = await load(req.kernelId, req.source);
-      output = await kernel.call(undefined, req.input);
+      violation = undefined;
+      kernel = await load(req.kernelId, req.source);
     } catch (e) {
-      return post(failure(req.id, e));
+      const f = failure(e);
+      return send(
+        post,
+        id,
+        0,
+        inputs.map(() => f),
+        0,
+      );
     }
-    send(post, req.id, output);
+    let items: ItemReply[] = [];
+    let at = 0;
+    let ms = 0;
+    let last = now();
+    for (let i = 0; i < inputs.length; i++) {
+      violation = undefined;
+      const t = now();
+      try {
+        items.push({ t: 'ok', output: await kernel.call(undefined, inputs[i]) });
+      } catch (e) {
+        items.push(failure(e));
+      }
+      inputs[i] = undefined;
+      const end = now();
+      ms += end - t;
+      if (i === inputs.length - 1 || end - last >= deps.flushMs) {
+        send(post, id, at, items, ms);
+        at = i + 1;
+        items = [];
+        ms = 0;
+        last = end;
+      }
+    }
   };
 
   scope.onmessage = (e: MessageEvent) => {

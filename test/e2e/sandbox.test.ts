@@ -265,6 +265,32 @@ describe('sandboxed worker pool', () => {
     expect(overlap(...(spans as [Span, Span]))).toBe(true);
   });
 
+  it('sends tiny tasks to a worker together; one that hangs or throws fails alone', async () => {
+    const r = await page.evaluate(async () => {
+      const { pools, makeKernel } = window.__wosSandbox;
+      const pool = pools!.one!;
+      const src =
+        'export default (x) => { if (x === "hang") for (;;); if (x === "throw") throw new Error("bad input"); return x * 2; }';
+      const k = await makeKernel(crypto.subtle, src);
+      const code = (e: { code: string }): string => e.code;
+      for (let i = 0; i < 3; i++) await pool.run(k, i, { timeoutMs: 500 }); // its time is known
+      const inputs: unknown[] = [...Array(300).keys()];
+      inputs[50] = 'throw';
+      inputs[120] = 'hang';
+      const t0 = performance.now();
+      const out = await Promise.all(
+        inputs.map((x) => pool.run(k, x, { timeoutMs: 500 }).catch(code)),
+      );
+      return { out, ms: performance.now() - t0, load: pool.load() };
+    });
+    const want = [...Array(300).keys()].map((i) => i * 2) as unknown[];
+    want[50] = 'KERNEL_ERROR';
+    want[120] = 'KERNEL_TIMEOUT';
+    expect(r.out).toEqual(want);
+    expect(r.ms).toBeLessThan(2500); // the hang's run, then the hang alone
+    expect(r.load).toEqual({ workers: 1, busy: 0, queued: 0 });
+  });
+
   it('aborts a running task and a queued one', async () => {
     const r = await page.evaluate(async (source) => {
       const { pools, makeKernel } = window.__wosSandbox;

@@ -179,6 +179,8 @@ export class ComputeNode {
       }),
     );
     const packed = packValue(results);
+    // The executor's own measure when it has one: timed around each call inside the worker.
+    itemMs = e.taskMs?.(runAs) ?? itemMs;
     const reply = {
       results: packed.json,
       ms: Date.now() - t0,

@@ -3,6 +3,7 @@ import { AbortError, WosError } from '../errors.ts';
 import { deviceOfNode } from '../identity.ts';
 import type { MeshNode } from '../mesh-node.ts';
 import { KernelError, NoCapacityError } from './errors.ts';
+import { JobQueue } from './job-queue.ts';
 import type { Kernel } from './kernel.ts';
 import { RunResultSchema, type ItemResult } from './protocol.ts';
 import type { Slot } from './scheduler.ts';
@@ -58,6 +59,29 @@ const RETRYABLE = new Set([
   'GPU_LOST',
 ]);
 
+/** Most tasks in one request. */
+const MAX_BATCH = 256;
+
+const BYTES = new TextDecoder('latin1');
+
+/** A result; its fingerprint (for verification votes) is computed only when asked for. */
+function jobResult(value: unknown, node: string, ms: number): JobResult {
+  let fp: string | undefined;
+  return {
+    value,
+    node,
+    ms,
+    get fingerprint(): string {
+      if (fp === undefined) {
+        const p = packValue(value);
+        // windows-1252 maps every byte to its own character: the bytes compare exactly.
+        fp = `${JSON.stringify(p.json)}|${p.bin ? BYTES.decode(p.bin) : ''}`;
+      }
+      return fp;
+    },
+  };
+}
+
 export async function dispatch(
   node: MeshNode,
   kernel: Kernel,
@@ -66,7 +90,8 @@ export async function dispatch(
   o: DispatchOptions,
 ): Promise<Map<number, JobResult>> {
   const results = new Map<number, JobResult>();
-  const queue = [...jobs];
+  const queue = new JobQueue(jobs);
+  const isDone = (j: Job): boolean => results.has(j.index);
   const lost = new Set<string>();
   const inflight = new Map<string, Set<AbortController>>();
   let fatal: Error | undefined;
@@ -87,20 +112,7 @@ export async function dispatch(
     if (o.batch) return o.batch;
     if (samples === 0) return 1;
     // Aim for ~4 ms of work per request: round trips stay a small share.
-    return Math.max(1, Math.min(256, Math.floor(4 / Math.max(perTaskMs, 0.001))));
-  };
-
-  const take = (device: string, n: number): Job[] => {
-    const out: Job[] = [];
-    for (let i = 0; i < queue.length && out.length < n;) {
-      const j = queue[i]!;
-      if (!j.excludeDevices.has(device) && !results.has(j.index)) {
-        out.push(j);
-        queue.splice(i, 1);
-      } else if (results.has(j.index)) queue.splice(i, 1);
-      else i++;
-    }
-    return out;
+    return Math.max(1, Math.min(MAX_BATCH, Math.floor(4 / Math.max(perTaskMs, 0.001))));
   };
 
   const done = (): boolean => fatal !== undefined || results.size === jobs.length;
@@ -108,7 +120,7 @@ export async function dispatch(
   const loop = async (slot: Slot): Promise<void> => {
     const device = deviceOfNode(slot.node);
     while (!done() && !lost.has(slot.node)) {
-      const batch = take(device, batchSize());
+      const batch = queue.take(device, batchSize(), isDone);
       if (batch.length === 0) return;
       const ctl = new AbortController();
       const set = inflight.get(slot.node) ?? new Set();
@@ -131,20 +143,16 @@ export async function dispatch(
         const items = unpackValue(body.results, r.bin) as ItemResult[];
         if (items.length !== batch.length)
           throw new WosError('INVALID_MESSAGE', 'result count mismatch');
-        samples++;
-        // The batch size follows the task's own cost, not time spent queued behind others.
-        const cost = body.itemMs ?? body.ms / batch.length;
-        perTaskMs = (perTaskMs * (samples - 1) + cost) / samples;
+        // The batch size follows the task's own cost, not time spent queued behind others;
+        // a moving average, so it follows a change of pace within a run.
+        const cost = Math.max(0, body.itemMs ?? body.ms / batch.length);
+        perTaskMs = samples++ === 0 ? cost : perTaskMs * 0.75 + cost * 0.25;
+        const ms = Date.now() - t0;
         items.forEach((item, i) => {
           const job = batch[i]!;
           if ('ok' in item) {
             if (results.has(job.index)) return; // a duplicate from a re-run: the first one won
-            const res: JobResult = {
-              value: item.ok,
-              fingerprint: JSON.stringify(packValue(item.ok).json) + String(r.bin?.length ?? 0),
-              node: slot.node,
-              ms: Date.now() - t0,
-            };
+            const res = jobResult(item.ok, slot.node, ms);
             results.set(job.index, res);
             o.onResult?.(job, res);
           } else if (RETRYABLE.has(item.err.code) && ++job.attempts < o.maxAttempts) {
@@ -165,7 +173,7 @@ export async function dispatch(
         if (lostNode || RETRYABLE.has(code) || code === 'ABORTED') {
           lost.add(slot.node);
           for (const j of batch) {
-            if (++j.attempts < o.maxAttempts) queue.unshift(j);
+            if (++j.attempts < o.maxAttempts) queue.retry(j);
             else
               fatal ??= new WosError(
                 'TASK_FAILED',
@@ -199,13 +207,11 @@ export async function dispatch(
         if (fatal) throw fatal;
         const fresh = await o.moreSlots([...lost]).catch(() => []);
         takers = fresh.filter(
-          (s) =>
-            !lost.has(s.node) &&
-            queue.some((j) => !j.excludeDevices.has(deviceOfNode(s.node)) && !results.has(j.index)),
+          (s) => !lost.has(s.node) && queue.anyFor(deviceOfNode(s.node), isDone),
         );
         if (takers.length > 0) break;
         if (node.clock.now() - t0 > o.recoveryMs) {
-          const pending = queue.filter((j) => !results.has(j.index)).length;
+          const pending = queue.pending(isDone);
           throw new NoCapacityError(
             `${pending} remaining task(s) (every suitable node is gone or busy)`,
           );

@@ -30,6 +30,11 @@ export interface Executor {
    * `KERNEL_TIMEOUT`, `SANDBOX_VIOLATION`, `ABORTED`, `KERNEL_LOAD_FAILED`, `NO_GPU`.
    */
   run(kernel: Kernel, input: unknown, opts: RunOptions): Promise<unknown>;
+  /**
+   * What one task of `kernel` costs where it runs (inside the worker, without queueing and
+   * messaging), ms; undefined until measured.
+   */
+  taskMs?(kernel: Kernel): number | undefined;
   /** Changes the number of workers (the donation control). */
   resize(workers: number): void;
   close(): void;

@@ -26,19 +26,31 @@ export interface WorkerInit {
   stubs: boolean;
 }
 
-/** Page → worker. `source` is sent the first time a worker sees a kernel. */
+/**
+ * Page → worker: one or more tasks of one kernel, run one after another. `source` is sent the
+ * first time a worker sees a kernel.
+ */
 export interface RunRequest {
   t: 'run';
   id: number;
   kernelId: string;
   source?: string;
-  input: unknown;
+  inputs: unknown[];
 }
 
 export type FailureKind = 'kernel' | 'load' | 'violation' | 'clone';
 
-/** Worker → page. `up` once the worker has hardened its globals and listens. */
+export type ItemReply =
+  | { t: 'ok'; output: unknown }
+  | { t: 'err'; kind: FailureKind; message: string; stack?: string; api?: string };
+
+/**
+ * Worker → page. `up` once the worker has hardened its globals and listens. `done`: the
+ * results of the run's tasks `at`, `at + 1`, … in order (a long run reports in several parts,
+ * at least every `FLUSH_MS`), with `ms`, the time its kernel calls took in the worker.
+ */
 export type WorkerReply =
-  | { t: 'up' }
-  | { t: 'ok'; id: number; output: unknown }
-  | { t: 'err'; id: number; kind: FailureKind; message: string; stack?: string; api?: string };
+  { t: 'up' } | { t: 'done'; id: number; at: number; items: ItemReply[]; ms: number };
+
+/** A worker in a run reports what is done when this long has passed since its last report. */
+export const FLUSH_MS = 4;

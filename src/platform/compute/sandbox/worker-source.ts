@@ -1,5 +1,6 @@
 import { kernelWorkerMain } from '../../../../workers/kernel-worker.ts';
 import { installStubs } from '../../../../workers/sandbox-stubs.ts';
+import { FLUSH_MS } from './protocol.ts';
 import { transferables } from './transfer.ts';
 
 /**
@@ -15,6 +16,7 @@ export function kernelWorkerSource(): string {
     `transferables: ${transferables.toString()}`,
     // As text: Vite's dev server rewrites every dynamic `import()` it sees.
     'importModule: (url) => import(url)',
+    `flushMs: ${FLUSH_MS}`,
   ];
   return `'use strict';\nvar __name = (f) => f;\n(${kernelWorkerMain.toString()})({ ${deps.join(', ')} });\n`;
 }
