@@ -15,6 +15,7 @@ import {
   saveSettings,
   type Settings,
 } from './browser-identity.ts';
+import { IdbFileCache } from './storage/idb-file-cache.ts';
 import { IdbShardStore } from './storage/idb-shard-store.ts';
 import { createBrowserErasureCoder } from './storage/rs-wasm-browser.ts';
 import { createBrowserExecutors, type BrowserExecutors } from './browser-executors.ts';
@@ -31,6 +32,7 @@ export interface BrowserRuntime extends Runtime, StartedNode {
   executors: BrowserExecutors;
   storage: StorageService;
   shardStore: IdbShardStore;
+  fileCache: IdbFileCache;
 }
 
 export interface BrowserApp {
@@ -57,7 +59,10 @@ export function bootBrowserNode(): BrowserApp {
     const rootKey = await loadStorageRootKey(() => generateStorageRootKey(crypto.subtle, random));
     const coder = await createBrowserErasureCoder();
     let services:
-      | Pick<BrowserRuntime, 'computeNode' | 'compute' | 'events' | 'storage' | 'shardStore'>
+      | Pick<
+          BrowserRuntime,
+          'computeNode' | 'compute' | 'events' | 'storage' | 'shardStore' | 'fileCache'
+        >
       | undefined;
     const s = await startNode({
       serverUrl: location.origin,
@@ -75,6 +80,7 @@ export function bootBrowserNode(): BrowserApp {
       beforeStart: async (node) => {
         const computeNode = new ComputeNode(node, executors.all, crypto.subtle);
         const shardStore = await IdbShardStore.open(node.meshId, settings.donatedBytes);
+        const fileCache = await IdbFileCache.open(node.meshId, settings.cacheBytes);
         const storage = await StorageService.create(
           {
             node,
@@ -84,6 +90,7 @@ export function bootBrowserNode(): BrowserApp {
             random,
             rootKey,
             owner: identity,
+            cache: fileCache,
           },
           { repairEveryMs: 60_000 },
         );
@@ -94,10 +101,11 @@ export function bootBrowserNode(): BrowserApp {
           events: new MeshEvents(node.bus, node.members),
           storage,
           shardStore,
+          fileCache,
         };
       },
     });
-    const { computeNode, compute, events, storage, shardStore } = services!;
+    const { computeNode, compute, events, storage, shardStore, fileCache } = services!;
     document.addEventListener('visibilitychange', () => void s.refresh());
     addEventListener('pagehide', () => {
       s.stop();
@@ -105,7 +113,7 @@ export function bootBrowserNode(): BrowserApp {
       executors.close();
     });
     void navigator.storage?.persist?.().catch(() => false);
-    return { ...s, compute, computeNode, events, executors, storage, shardStore };
+    return { ...s, compute, computeNode, events, executors, storage, shardStore, fileCache };
   })();
   const wos = createWos({
     ready: started,
@@ -120,10 +128,12 @@ export function bootBrowserNode(): BrowserApp {
       const next = { ...(await loadSettings()), ...change };
       next.donatedBytes = Math.max(0, next.donatedBytes);
       next.cpuWorkers = Math.max(0, Math.min(64, Math.round(next.cpuWorkers)));
+      next.cacheBytes = Math.max(0, next.cacheBytes);
       await saveSettings(next);
       const rt = await started;
       rt.executors.resize(next.cpuWorkers);
       rt.shardStore.quotaBytes = next.donatedBytes;
+      await rt.fileCache.setBudget(next.cacheBytes);
       await rt.refresh();
     },
   };

@@ -1,4 +1,5 @@
 import { openDB, type IDBPDatabase } from 'idb';
+import { DEFAULT_CACHE_BYTES } from '../core/storage/file-cache.ts';
 import {
   generateDeviceKeyPair,
   identityFromKeyPair,
@@ -16,12 +17,15 @@ export interface Settings {
   donatedBytes: number;
   /** CPU workers this tab runs for the mesh. */
   cpuWorkers: number;
+  /** Budget of the local cache of recently read files, bytes. */
+  cacheBytes: number;
 }
 
-/** Default donation: 1 GiB of storage and half the cores (at least one). */
+/** Default donation: 1 GiB of storage and half the cores (at least one); a 256 MiB cache. */
 export function defaultSettings(): Settings {
   return {
     donatedBytes: 1024 ** 3,
+    cacheBytes: DEFAULT_CACHE_BYTES,
     cpuWorkers: Math.max(1, Math.floor((navigator.hardwareConcurrency || 2) / 2)),
   };
 }

@@ -1,6 +1,12 @@
 import type { FileInfo } from '../core/storage/storage-client.ts';
+import type { HolderView } from '../core/storage/storage-service.ts';
+import type { BrowserApp } from '../platform/browser-app.ts';
 
-/** The Files view's state: the list, uploads in progress (with cancel) and downloads. */
+/**
+ * The Files view's state: the list (with where each file lives and whether it is cached here),
+ * uploads in progress (with cancel), downloads, the storage each node donates and uses, and
+ * this tab's local cache.
+ */
 export interface Upload {
   name: string;
   size: number;
@@ -15,10 +21,16 @@ export class FilesState {
   uploads = $state<Upload[]>([]);
   error = $state<string | undefined>(undefined);
   busy = $state(false);
+  /** Every live storage node: donated quota and bytes used, this node first. */
+  holders = $state<HolderView[]>([]);
+  cache = $state<{ used: number; budget: number } | undefined>(undefined);
+
+  constructor(readonly app?: BrowserApp) {}
 
   async refresh(): Promise<void> {
     this.busy = true;
     try {
+      void this.#refreshNodes();
       this.files = await window.wos.files.list();
       for (const f of this.files) {
         void window.wos.files.health(f.id).then(
@@ -31,6 +43,24 @@ export class FilesState {
     } finally {
       this.busy = false;
     }
+  }
+
+  async #refreshNodes(): Promise<void> {
+    if (!this.app) return;
+    try {
+      const rt = await this.app.started;
+      this.holders = await rt.storage.holders();
+      this.cache = { used: await rt.fileCache.usage(), budget: rt.fileCache.budgetBytes };
+    } catch (e) {
+      this.error = e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  /** Changes the local cache's budget (saved in this profile's settings). */
+  async setCacheMiB(mib: number): Promise<void> {
+    if (!this.app) return;
+    await this.app.donate({ cacheBytes: Math.max(0, mib) * 1024 * 1024 });
+    await this.#refreshNodes();
   }
 
   async upload(file: File): Promise<void> {
@@ -61,6 +91,11 @@ export class FilesState {
   async download(f: FileInfo): Promise<void> {
     try {
       const blob = await window.wos.files.get(f.id);
+      // The read filled the local cache: show it.
+      void window.wos.files.list().then(
+        (l) => (this.files = l),
+        () => {},
+      );
       const url = URL.createObjectURL(blob);
       const a = document.createElement('a');
       a.href = url;

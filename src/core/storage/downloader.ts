@@ -55,6 +55,9 @@ export async function fetchStripe(
   return got;
 }
 
+/** Where the get pipeline takes a stripe's shards from (the network, or the cache first). */
+export type StripeFetch = typeof fetchStripe;
+
 /** Lower is better: RTT of the store's best node, plus a little for parity (it needs decoding). */
 function cost(ctx: StorageContext, store: string, parity: boolean): number {
   const node = ctx.dir.nodesOf(store)[0];
@@ -100,6 +103,7 @@ export function readStream(
   ctx: StorageContext,
   man: Manifest,
   signal?: AbortSignal,
+  fetch: StripeFetch = fetchStripe,
 ): ReadableStream<Uint8Array> {
   const count = man.body.stripes.length;
   const stop = new AbortController();
@@ -109,7 +113,7 @@ export function readStream(
   let next = 0;
   const start = (s: number): void => {
     if (s >= count || ahead.has(s)) return;
-    const p = fetchStripe(ctx, man, s, stop.signal).then((sh) => decodeStripe(ctx, man, s, sh));
+    const p = fetch(ctx, man, s, stop.signal).then((sh) => decodeStripe(ctx, man, s, sh));
     p.catch(() => {});
     ahead.set(s, p);
   };

@@ -2,11 +2,12 @@ import { every } from '../clock.ts';
 import { Emitter } from '../emitter.ts';
 import { ArgumentError } from '../errors.ts';
 import { Catalog } from './catalog.ts';
+import { cachedFetch } from './cached-read.ts';
 import { readStream } from './downloader.ts';
 import { computeHealth, type FileHealth } from './health.ts';
-import type { Manifest } from './manifest.ts';
+import { openManifest, type Manifest } from './manifest.ts';
 import { signDelete } from './owner.ts';
-import { NotOwnerError } from './service-errors.ts';
+import { FileDeletedError, FileNotFoundError, NotOwnerError } from './service-errors.ts';
 import { inspect, repairFile, type AuditOptions, type RepairReport } from './repair.ts';
 import type { StorageContext } from './storage-context.ts';
 import { type PutData } from './stripe-source.ts';
@@ -36,6 +37,8 @@ export interface FileInfo extends FileRef {
   stores: string[];
   /** Live nodes serving those stores now. */
   nodes: string[];
+  /** Whether every stripe of this revision is in the local cache (only with a cache). */
+  cached?: boolean;
 }
 
 export interface RequestOptions {
@@ -72,14 +75,14 @@ export class StorageClient extends Emitter<{
   /** The file's bytes as a stream; rejects early if its manifest cannot be found or opened. */
   async get(ref: FileArg, opts: RequestOptions = {}): Promise<ReadableStream<Uint8Array>> {
     const man = await this.#manifest(ref, opts.signal);
-    return readStream(this.#ctx, man, opts.signal);
+    return await this.#read(man, opts.signal);
   }
 
   async getBytes(ref: FileArg, opts: RequestOptions = {}): Promise<Uint8Array> {
     const man = await this.#manifest(ref, opts.signal);
     const out = new Uint8Array(man.meta.size);
     let o = 0;
-    const reader = readStream(this.#ctx, man, opts.signal).getReader();
+    const reader = (await this.#read(man, opts.signal)).getReader();
     for (let r = await reader.read(); !r.done; r = await reader.read()) {
       out.set(r.value, o);
       o += r.value.length;
@@ -90,7 +93,7 @@ export class StorageClient extends Emitter<{
   async getBlob(ref: FileArg, opts: RequestOptions = {}): Promise<Blob> {
     const man = await this.#manifest(ref, opts.signal);
     const parts: BlobPart[] = [];
-    const reader = readStream(this.#ctx, man, opts.signal).getReader();
+    const reader = (await this.#read(man, opts.signal)).getReader();
     for (let r = await reader.read(); !r.done; r = await reader.read()) {
       parts.push(r.value as Uint8Array<ArrayBuffer>);
     }
@@ -101,7 +104,15 @@ export class StorageClient extends Emitter<{
   async list(opts: RequestOptions = {}): Promise<FileInfo[]> {
     await this.#ctx.dir.refresh();
     const all = await this.#catalog.list(opts.signal);
-    return all.map((m) => this.#info(m)).sort((a, b) => b.created - a.created);
+    const held = await this.#ctx.cache?.contents().catch(() => undefined);
+    return all
+      .map((m) => {
+        const info = this.#info(m);
+        if (!this.#ctx.cache) return info;
+        const c = held?.get(m.body.file);
+        return { ...info, cached: c?.rev === m.body.rev && c.stripes === m.body.stripes.length };
+      })
+      .sort((a, b) => b.created - a.created);
   }
 
   async info(ref: FileArg, opts: RequestOptions = {}): Promise<FileInfo> {
@@ -132,6 +143,7 @@ export class StorageClient extends Emitter<{
     const holders = res.filter(
       (r) => r.status === 'fulfilled' && (r.value.body as { deleted?: unknown }).deleted === true,
     ).length;
+    await ctx.cache?.invalidate(file).catch(() => {});
     return { holders };
   }
 
@@ -192,7 +204,36 @@ export class StorageClient extends Emitter<{
     if (typeof file !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(file)) {
       throw new ArgumentError('expected a file reference or a 22-character file id');
     }
-    return this.#catalog.load(file, signal);
+    const cache = this.#ctx.cache;
+    if (!cache) return this.#catalog.load(file, signal);
+    try {
+      return await this.#catalog.load(file, signal);
+    } catch (e) {
+      // Deleted: drop the local copy. Not found (no live node has it): the cached revision, if
+      // this storage key still opens it (the signature and sealed part are checked again).
+      if (!(e instanceof FileNotFoundError)) {
+        if (e instanceof FileDeletedError) await cache.invalidate(file).catch(() => {});
+        throw e;
+      }
+      const c = await cache.getManifest(file).catch(() => undefined);
+      if (!c) throw e;
+      const ctx = this.#ctx;
+      const man = await openManifest(ctx.subtle, ctx.root, c.signed, ctx.verify).catch(() => {
+        void cache.invalidate(file).catch(() => {});
+        return undefined;
+      });
+      if (man?.body.file !== file) throw e;
+      return man;
+    }
+  }
+
+  /** The file's plaintext stream, through the local cache if there is one. */
+  async #read(man: Manifest, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const cache = this.#ctx.cache;
+    if (!cache) return readStream(this.#ctx, man, signal);
+    // Another revision's entries are stale now.
+    await cache.invalidate(man.body.file, man.body.rev).catch(() => {});
+    return readStream(this.#ctx, man, signal, cachedFetch(cache));
   }
 
   #info(m: Manifest): FileInfo {

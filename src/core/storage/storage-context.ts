@@ -1,5 +1,6 @@
 import type { Bus } from '../bus.ts';
 import type { Clock } from '../clock.ts';
+import type { FileCache } from './file-cache.ts';
 import type { HolderDirectory } from './holder-directory.ts';
 import type { OwnerSigner, VerifyFn } from './owner.ts';
 import { MAX_PIECE_BYTES } from './storage-protocol.ts';
@@ -73,6 +74,8 @@ export interface StorageContext {
   /** Live members other than this node. */
   readonly peers: () => string[];
   readonly opts: ClientOptions;
+  /** Recently read files, kept locally (no cache if absent). */
+  readonly cache?: FileCache;
   /** Told about every shard found corrupt or missing while reading (repair can use it). */
   onBadShard?: (file: string, stripe: number, index: number, store: string) => void;
 }

@@ -4,6 +4,7 @@ import { StorageHolder, type HolderOptions } from './holder.ts';
 import { HolderDirectory, type HolderInfo } from './holder-directory.ts';
 import { deriveListTag, ecdsaVerifier, type OwnerSigner, type VerifyFn } from './owner.ts';
 import type { ShardStore } from './shard-store.ts';
+import type { FileCache } from './file-cache.ts';
 import { StorageClient } from './storage-client.ts';
 import { defaultClientOptions, type ClientOptions, type StripeCoder } from './storage-context.ts';
 
@@ -27,6 +28,8 @@ export interface StorageServiceComponents {
   owner: OwnerSigner;
   /** Signature check for owners' keys (ECDSA P-256 by default). */
   verify?: VerifyFn;
+  /** A local cache of recently read files (none if absent). */
+  cache?: FileCache;
 }
 
 export interface StorageServiceOptions {
@@ -77,6 +80,7 @@ export class StorageService {
       dir: this.directory,
       peers: () => node.members.alive().map((m) => m.id),
       opts: { ...defaultClientOptions, ...o.client },
+      ...(c.cache ? { cache: c.cache } : {}),
     });
   }
 

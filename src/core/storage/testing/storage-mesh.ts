@@ -5,6 +5,7 @@ import { ManualClock } from '../../testing/manual-clock.ts';
 import { MemoryNetwork, type MemoryTransport } from '../../testing/memory-network.ts';
 import { seededBytes, seededRandom } from '../../testing/seeded-random.ts';
 import { createSimNode, trackedSubtle } from '../../testing/sim-node.ts';
+import type { FileCache } from '../file-cache.ts';
 import type { HolderOptions } from '../holder.ts';
 import { importStorageRootKey } from '../keys.ts';
 import { MemoryShardStore } from '../memory-shard-store.ts';
@@ -41,6 +42,8 @@ export interface AddNodeOptions {
   quotaBytes?: number;
   /** Run the owner's repair loop on this node. */
   repairEveryMs?: number;
+  /** The node's local file cache (none by default). */
+  cache?: FileCache;
 }
 
 /** Seeded test content with `marker` planted every 64 KiB (to search holders for plaintext). */
@@ -111,6 +114,7 @@ export class StorageMesh {
         random: this.bytes,
         rootKey: o.rootKey ?? this.rootKey,
         owner: o.owner ?? this.owner,
+        ...(o.cache ? { cache: o.cache } : {}),
       },
       {
         ...(this.opts.client ? { client: this.opts.client } : {}),
