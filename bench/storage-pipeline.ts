@@ -1,17 +1,20 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sealChunk, TAG_BYTES } from '../src/core/storage/cipher.ts';
-import type { ErasureCoder } from '../src/core/storage/erasure.ts';
+import type { StripeCoder } from '../src/core/storage/storage-context.ts';
 import { deriveFileKeys, importStorageRootKey, newFileId } from '../src/core/storage/keys.ts';
 import type { FileKeys } from '../src/core/storage/keys.ts';
 import { createNodeErasureCoder } from '../src/platform/storage/rs-wasm-node.ts';
+import { createNodeWorkerCoder } from '../src/platform/storage/worker-coder-node.ts';
 
 /**
  * The storage write path's CPU stages in Node, alone and together, on 4 MiB stripes:
  * AES-256-GCM through WebCrypto, the Reed-Solomon wasm, and the pipeline. The layout is one
  * sealed chunk per data shard (a stripe of a (k, n) code is k chunks of 4 MiB / k bytes sealed,
  * so the sealed chunks go to the coder as they are, with no copy), and the pipeline seals the
- * next stripes (WebCrypto works on other threads) while the coder encodes this one.
+ * next stripes (WebCrypto works on other threads) while the coder encodes this one: once with
+ * the coder on the main thread, once with it in a worker thread (`WorkerStripeCoder`, as tabs
+ * run it), the sealed buffers transferred to it and back.
  *
  * Rates are MB/s = 10^6 bytes of file plaintext per second, the median of `runs` runs; in each
  * run every stage runs once, in turn, so a busy machine slows them alike. memcpy is the ceiling.
@@ -31,9 +34,14 @@ export interface StoragePipelineResult {
       aesGcm: number;
       coderEncode: number;
       coderReconstructTwoData: number;
+      /** Coder on the main thread. */
       pipeline: number;
       /** pipeline / min(aesGcm, coderEncode). */
       ratio: number;
+      /** Coder in a worker thread. */
+      pipelineWorker: number;
+      /** pipelineWorker / min(aesGcm, coderEncode). */
+      workerRatio: number;
     }
   >;
   goal: number;
@@ -48,6 +56,8 @@ export interface StoragePipelineOptions {
   codes?: readonly (readonly [number, number])[];
   /** Stripes sealed ahead of the one being coded. */
   depth?: number;
+  /** Worker threads of the worker coder (1). */
+  workers?: number;
 }
 
 interface Stage {
@@ -69,6 +79,7 @@ export async function runStoragePipelineBench(
   const depth = opts.depth ?? 2;
   const subtle = globalThis.crypto.subtle;
   const coder = await createNodeErasureCoder();
+  const worker = await createNodeWorkerCoder({ workers: opts.workers ?? 1 });
   const root = await importStorageRootKey(subtle, randomBytes(32));
   const keys = await deriveFileKeys(subtle, root, newFileId(randomBytes));
   const file = randomBytes(fileBytes);
@@ -104,16 +115,25 @@ export async function runStoragePipelineBench(
         run: () => lossy.forEach((s) => coder.reconstruct(s, k, n - k)),
       },
       { label: `${label} pipeline`, bytes: fileBytes, run: () => code.pipeline(coder, n, depth) },
+      {
+        label: `${label} pipelineWorker`,
+        bytes: fileBytes,
+        run: () => code.pipeline(worker, n, depth),
+      },
     );
   }
 
   const times = new Map<string, number[]>(stages.map((s) => [s.label, []]));
-  for (let r = -1; r < runs; r++) {
-    for (const s of stages) {
-      const t0 = performance.now();
-      await s.run();
-      if (r >= 0) times.get(s.label)!.push(performance.now() - t0);
+  try {
+    for (let r = -1; r < runs; r++) {
+      for (const s of stages) {
+        const t0 = performance.now();
+        await s.run();
+        if (r >= 0) times.get(s.label)!.push(performance.now() - t0);
+      }
     }
+  } finally {
+    worker.close();
   }
   const rate = (label: string): number => {
     const st = stages.find((s) => s.label === label)!;
@@ -127,13 +147,17 @@ export async function runStoragePipelineBench(
     const aesGcm = rate(`${l} aesGcm`);
     const coderEncode = rate(`${l} coderEncode`);
     const pipeline = rate(`${l} pipeline`);
+    const pipelineWorker = rate(`${l} pipelineWorker`);
+    const slower = Math.min(aesGcm, coderEncode);
     result[l] = {
       chunkBytes: stripeBytes / k,
       aesGcm,
       coderEncode,
       coderReconstructTwoData: rate(`${l} coderReconstructTwoData`),
       pipeline,
-      ratio: Math.round((pipeline / Math.min(aesGcm, coderEncode)) * 100) / 100,
+      ratio: Math.round((pipeline / slower) * 100) / 100,
+      pipelineWorker,
+      workerRatio: Math.round((pipelineWorker / slower) * 100) / 100,
     };
   }
   return {
@@ -187,17 +211,28 @@ class StripedFile {
     return out;
   }
 
-  /** Seals up to `depth` stripes ahead while coding the current one; returns the shard count. */
-  async pipeline(coder: ErasureCoder, n: number, depth: number): Promise<number> {
+  /**
+   * Seals up to `depth` stripes ahead while coding the current one; returns the shard count.
+   * An in-thread coder blocks until its stripe is coded; a worker coder's stripe is handed over
+   * (`encodeOwned`) and the next one is sealed meanwhile, at most 2 stripes at the coder.
+   */
+  async pipeline(coder: StripeCoder, n: number, depth: number): Promise<number> {
     const ahead: Promise<Uint8Array[]>[] = [];
+    const coding: Promise<number>[] = [];
     let next = 0;
     let shards = 0;
     for (let s = 0; s < this.#stripes; s++) {
       while (next < this.#stripes && ahead.length < depth) ahead.push(this.sealStripe(next++));
       const data = await ahead.shift()!;
       if (next < this.#stripes) ahead.push(this.sealStripe(next++));
-      shards += data.length + coder.encode(data, n - this.k).length;
+      const m = n - this.k;
+      const coded = coder.encodeOwned
+        ? coder.encodeOwned(data, m)
+        : Promise.resolve(coder.encode(data, m)).then((p) => [...data, ...p]);
+      coding.push(coded.then((all) => all.length));
+      if (coding.length >= 2) shards += await coding.shift()!;
     }
+    for (const c of coding) shards += await c;
     return shards;
   }
 }

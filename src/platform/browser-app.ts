@@ -6,6 +6,7 @@ import { newMeshKey } from '../core/identity.ts';
 import { MeshEvents } from '../core/mesh-events.ts';
 import { generateStorageRootKey } from '../core/storage/keys.ts';
 import { StorageService } from '../core/storage/storage-service.ts';
+import type { StripeCoder } from '../core/storage/storage-context.ts';
 import { createWos, type Runtime, type Wos } from '../sdk/wos.ts';
 import { inviteLink, parseMeshRoute } from '../sdk/fragment.ts';
 import {
@@ -17,7 +18,7 @@ import {
 } from './browser-identity.ts';
 import { IdbFileCache } from './storage/idb-file-cache.ts';
 import { IdbShardStore } from './storage/idb-shard-store.ts';
-import { createBrowserErasureCoder } from './storage/rs-wasm-browser.ts';
+import { createBrowserStripeCoder } from './storage/coder-worker-browser.ts';
 import { createBrowserExecutors, type BrowserExecutors } from './browser-executors.ts';
 import { probeBrowser, probeGpu } from './browser-probe.ts';
 import { startNode, type StartedNode } from './start-node.ts';
@@ -33,6 +34,8 @@ export interface BrowserRuntime extends Runtime, StartedNode {
   storage: StorageService;
   shardStore: IdbShardStore;
   fileCache: IdbFileCache;
+  /** The erasure coder storage uses: a worker pool, or the main-thread coder as fallback. */
+  coder: StripeCoder;
 }
 
 export interface BrowserApp {
@@ -57,7 +60,7 @@ export function bootBrowserNode(): BrowserApp {
     const executors = await createBrowserExecutors(settings.cpuWorkers, gpu !== null);
     const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
     const rootKey = await loadStorageRootKey(() => generateStorageRootKey(crypto.subtle, random));
-    const coder = await createBrowserErasureCoder();
+    const coder = await createBrowserStripeCoder();
     let services:
       | Pick<
           BrowserRuntime,
@@ -113,7 +116,7 @@ export function bootBrowserNode(): BrowserApp {
       executors.close();
     });
     void navigator.storage?.persist?.().catch(() => false);
-    return { ...s, compute, computeNode, events, executors, storage, shardStore, fileCache };
+    return { ...s, compute, computeNode, events, executors, storage, shardStore, fileCache, coder };
   })();
   const wos = createWos({
     ready: started,

@@ -16,6 +16,12 @@ import { MAX_PIECE_BYTES } from './storage-protocol.ts';
  */
 export interface StripeCoder {
   encode(data: readonly Uint8Array[], m: number): Uint8Array[] | Promise<Uint8Array[]>;
+  /**
+   * Optional: like `encode`, but takes the data shards (a worker coder moves their buffers
+   * instead of copying them) and returns all n shards, data first. `data` must not be used
+   * afterwards, whether the call succeeds or not.
+   */
+  encodeOwned?(data: Uint8Array[], m: number): Promise<Uint8Array[]>;
   reconstruct(
     shards: readonly (Uint8Array | undefined)[],
     k: number,

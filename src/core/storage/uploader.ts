@@ -94,7 +94,9 @@ export async function uploadFile(
     const sealed = await Promise.all(
       pieces.map((p, i) => sealChunk(ctx.subtle, keys, s * k + i, p, last && i === k - 1)),
     );
-    const shards = [...sealed, ...(await ctx.coder.encode(sealed, n - k))];
+    const shards = ctx.coder.encodeOwned
+      ? await ctx.coder.encodeOwned(sealed, n - k)
+      : [...sealed, ...(await ctx.coder.encode(sealed, n - k))];
     const hashes = await Promise.all(shards.map((b) => hashOf(ctx.subtle, b)));
     const size = shards[0]!.length;
     const stores = await placeStripe(ctx, file, s, shards, hashes, stop.signal, used);

@@ -1,0 +1,89 @@
+import { createErasureCoder, type ErasureCoder } from '../../core/storage/erasure.ts';
+import { WosError } from '../../core/errors.ts';
+
+/**
+ * Messages between a `WorkerStripeCoder` (worker-coder.ts) and its coder workers
+ * (workers/coder-worker.ts in tabs, coder-worker-node.ts in Node). The page compiles the wasm
+ * once and sends the `WebAssembly.Module` in `init`; each worker instantiates its own copy.
+ *
+ * Buffers move, they are not copied: requests transfer the shard buffers the caller hands over
+ * (`encodeOwned`) and every reply transfers the shards it returns.
+ */
+export type CoderRequest =
+  | { id: number; op: 'init'; module: WebAssembly.Module; maxMemoryBytes?: number }
+  /** Parity of `data`; with `returnData`, the data shards come back first (all n shards). */
+  | { id: number; op: 'encode'; data: Uint8Array[]; m: number; returnData: boolean }
+  /** Only the rebuilt shards come back, in the order of their missing slots. */
+  | { id: number; op: 'reconstruct'; shards: (Uint8Array | undefined)[]; k: number; m: number };
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  present?: number;
+  needed?: number;
+}
+
+export type CoderReply =
+  | { id: number; ok: true; shards: Uint8Array[] }
+  | { id: number; ok: false; error: SerializedError };
+
+export type Post = (reply: CoderReply, transfer: Transferable[]) => void;
+
+export function serializeError(e: unknown): SerializedError {
+  if (!(e instanceof Error)) return { name: 'Error', message: String(e) };
+  const out: SerializedError = { name: e.name, message: e.message };
+  if (e instanceof WosError) out.code = e.code;
+  const extra = e as { present?: unknown; needed?: unknown };
+  if (typeof extra.present === 'number') out.present = extra.present;
+  if (typeof extra.needed === 'number') out.needed = extra.needed;
+  return out;
+}
+
+/** The buffers of `shards`, each once: safe to transfer only if every view spans its buffer. */
+export function buffersOf(shards: readonly Uint8Array[]): ArrayBuffer[] {
+  const set = new Set<ArrayBuffer>();
+  for (const s of shards) set.add(s.buffer as ArrayBuffer);
+  return [...set];
+}
+
+/**
+ * The worker side: returns the message handler. Requests are handled in arrival order (the
+ * coder is synchronous); requests that arrive before `init` has finished wait for it.
+ */
+export function coderServer(post: Post): (msg: CoderRequest) => void {
+  let coder: Promise<ErasureCoder> | undefined;
+  const fail = (id: number, e: unknown): void =>
+    post({ id, ok: false, error: serializeError(e) }, []);
+  return (msg) => {
+    if (msg.op === 'init') {
+      const opts = msg.maxMemoryBytes === undefined ? {} : { maxMemoryBytes: msg.maxMemoryBytes };
+      coder = createErasureCoder(msg.module, opts);
+      coder.then(
+        () => post({ id: msg.id, ok: true, shards: [] }, []),
+        (e: unknown) => fail(msg.id, e),
+      );
+      return;
+    }
+    if (!coder) return fail(msg.id, new Error('the coder worker got a request before init'));
+    coder.then(
+      (c) => {
+        try {
+          let out: Uint8Array[];
+          if (msg.op === 'encode') {
+            const parity = c.encode(msg.data, msg.m);
+            out = msg.returnData ? [...msg.data, ...parity] : parity;
+          } else {
+            const all = c.reconstruct(msg.shards, msg.k, msg.m);
+            out = [];
+            msg.shards.forEach((s, i) => s === undefined && out.push(all[i]!));
+          }
+          post({ id: msg.id, ok: true, shards: out }, buffersOf(out));
+        } catch (e) {
+          fail(msg.id, e);
+        }
+      },
+      (e: unknown) => fail(msg.id, e),
+    );
+  };
+}

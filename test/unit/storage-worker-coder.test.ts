@@ -1,0 +1,231 @@
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytesEqual } from '../../src/core/bytes.ts';
+import { WosError } from '../../src/core/errors.ts';
+import type { ErasureCoder } from '../../src/core/storage/erasure.ts';
+import { compileRsWasm } from '../../src/core/storage/rs-wasm.ts';
+import { CoderParamsError, NotEnoughShardsError } from '../../src/core/storage/storage-errors.ts';
+import { seededBytes as bytesFrom, seededRandom } from '../../src/core/testing/seeded-random.ts';
+import {
+  coderServer,
+  type CoderReply,
+  type CoderRequest,
+} from '../../src/platform/storage/coder-protocol.ts';
+import { createNodeErasureCoder, rsWasmPath } from '../../src/platform/storage/rs-wasm-node.ts';
+import {
+  CoderWorkerError,
+  WorkerStripeCoder,
+  type CoderPort,
+} from '../../src/platform/storage/worker-coder.ts';
+import { createNodeWorkerCoder } from '../../src/platform/storage/worker-coder-node.ts';
+
+/**
+ * The worker coder: against the in-thread coder in a real worker thread, and its failure
+ * handling with scripted workers (ones that die, hang or fail to start).
+ */
+let local: ErasureCoder;
+let module: WebAssembly.Module;
+beforeAll(async () => {
+  local = await createNodeErasureCoder();
+  module = await compileRsWasm(readFile(rsWasmPath()));
+});
+
+const seededBytes = (n: number, seed: number): Uint8Array => bytesFrom(seededRandom(seed))(n);
+
+const shardsOf = (k: number, size: number, seed: number): Uint8Array[] =>
+  Array.from({ length: k }, (_, i) => seededBytes(size, seed * 100 + i));
+
+const same = (a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean =>
+  a.length === b.length && a.every((x, i) => bytesEqual(x, b[i]!));
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'resolved';
+  } catch (e) {
+    return e instanceof WosError ? e.code : String(e);
+  }
+}
+
+describe('WorkerStripeCoder in a worker thread', () => {
+  let coder: WorkerStripeCoder;
+  beforeAll(async () => {
+    coder = await createNodeWorkerCoder({ workers: 2 });
+  });
+  afterAll(() => coder?.close());
+
+  it('encodes like the in-thread coder and leaves the input usable', async () => {
+    const data = shardsOf(4, 10_001, 1);
+    const parity = await coder.encode(data, 3);
+    expect(same(parity, local.encode(data, 3))).toBe(true);
+    expect(data.every((d) => d.length === 10_001)).toBe(true);
+  });
+
+  it('encodeOwned moves the data to the worker and returns all n shards', async () => {
+    const data = shardsOf(3, 4096, 2);
+    const copy = data.map((d) => d.slice());
+    const all = await coder.encodeOwned(data, 2);
+    expect(all).toHaveLength(5);
+    expect(same(all.slice(0, 3), copy)).toBe(true);
+    expect(same(all.slice(3), local.encode(copy, 2))).toBe(true);
+    // Transferred, not copied: the caller's buffers are detached.
+    expect(data.every((d) => d.byteLength === 0)).toBe(true);
+  });
+
+  it('encodeOwned copies views that share a buffer instead of detaching it', async () => {
+    const big = seededBytes(3 * 1000 + 7, 3);
+    const views = [0, 1, 2].map((i) => big.subarray(7 + i * 1000, 7 + (i + 1) * 1000));
+    const expected = local.encode(views, 2);
+    const all = await coder.encodeOwned(views, 2);
+    expect(big.byteLength).toBe(3007);
+    expect(same(all.slice(3), expected)).toBe(true);
+  });
+
+  it('rebuilds every erasure pattern of a (3,6) code, data and parity', async () => {
+    const k = 3;
+    const m = 3;
+    const data = shardsOf(k, 777, 4);
+    const full = [...data, ...local.encode(data, m)];
+    const jobs: Promise<boolean>[] = [];
+    for (let mask = 0; mask < 1 << (k + m); mask++) {
+      const lost = [...Array(k + m).keys()].filter((i) => mask & (1 << i));
+      if (lost.length > m) continue;
+      const given = full.map((s, i) => (lost.includes(i) ? undefined : s));
+      jobs.push(coder.reconstruct(given, k, m).then((all) => same(all, full)));
+    }
+    const ok = await Promise.all(jobs);
+    expect(ok).toHaveLength(42); // C(6,0)+C(6,1)+C(6,2)+C(6,3)
+    expect(ok.every(Boolean)).toBe(true);
+  });
+
+  it('reports the coder’s own errors with their classes and codes', async () => {
+    await expect(coder.encode(shardsOf(2, 10, 5), 0)).rejects.toBeInstanceOf(CoderParamsError);
+    const few = coder.reconstruct([shardsOf(1, 10, 6)[0], undefined, undefined], 2, 1);
+    await expect(few).rejects.toBeInstanceOf(NotEnoughShardsError);
+    await expect(few).rejects.toMatchObject({ code: 'NOT_ENOUGH_SHARDS', present: 1, needed: 2 });
+  });
+
+  it('restart rejects calls in flight with CODER_WORKER_FAILED; the next call works', async () => {
+    const data = shardsOf(4, 1 << 20, 7);
+    const inFlight = coder.encode(data, 2);
+    coder.restart('killed by the test');
+    const err = await inFlight.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CoderWorkerError);
+    expect((err as CoderWorkerError).code).toBe('CODER_WORKER_FAILED');
+    expect((err as Error).message).toContain('killed by the test');
+    expect(same(await coder.encode(data, 2), local.encode(data, 2))).toBe(true);
+  });
+});
+
+type Mode = 'ok' | 'die' | 'hang' | 'bad-init';
+
+/** A worker in this thread: the real handler, but it can die, hang or fail its init. */
+function scriptedPort(mode: () => Mode, log: string[]): CoderPort {
+  let onReply: (r: CoderReply) => void = () => {};
+  let onDead: (d: string) => void = () => {};
+  let alive = true;
+  const handle = coderServer((reply) => setTimeout(() => alive && onReply(reply), 0));
+  return {
+    postMessage(msg: CoderRequest) {
+      log.push(msg.op);
+      const m = mode();
+      if (msg.op === 'init' && m === 'bad-init') {
+        setTimeout(
+          () => onReply({ id: msg.id, ok: false, error: { name: 'Error', message: 'no wasm' } }),
+          0,
+        );
+        return;
+      }
+      if (msg.op !== 'init' && m === 'die') {
+        setTimeout(() => alive && onDead('scripted crash'), 0);
+        return;
+      }
+      if (msg.op !== 'init' && m === 'hang') return;
+      handle(msg);
+    },
+    listen(r, d) {
+      onReply = r;
+      onDead = d;
+    },
+    terminate() {
+      alive = false;
+      log.push('terminate');
+    },
+  };
+}
+
+describe('WorkerStripeCoder failures', () => {
+  it('a worker that dies rejects its calls in flight; the next call gets a fresh worker', async () => {
+    let mode: Mode = 'die';
+    const log: string[] = [];
+    const coder = new WorkerStripeCoder({ spawn: () => scriptedPort(() => mode, log), module });
+    const data = shardsOf(2, 100, 8);
+    const [a, b] = [coder.encode(data, 1), coder.encode(data, 1)];
+    expect(await codeOf(a)).toBe('CODER_WORKER_FAILED');
+    expect(await codeOf(b)).toBe('CODER_WORKER_FAILED');
+    await expect(a).rejects.toThrow(/scripted crash/);
+    expect(coder.inFlight).toBe(0);
+    mode = 'ok';
+    expect(same(await coder.encode(data, 1), local.encode(data, 1))).toBe(true);
+    expect(coder.started).toBe(2);
+    expect(log.filter((x) => x === 'terminate')).toHaveLength(1);
+  });
+
+  it('a worker that never answers is killed after callTimeoutMs', async () => {
+    let mode: Mode = 'hang';
+    const coder = new WorkerStripeCoder({
+      spawn: () => scriptedPort(() => mode, []),
+      module,
+      callTimeoutMs: 200,
+    });
+    const t0 = Date.now();
+    const err = await coder.encode(shardsOf(2, 10, 9), 1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CoderWorkerError);
+    expect((err as Error).message).toContain('no answer within 200 ms');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    mode = 'ok';
+    expect(await coder.encode(shardsOf(2, 10, 9), 1)).toHaveLength(1);
+  });
+
+  it('a worker whose coder cannot start fails warm() and its calls', async () => {
+    const coder = new WorkerStripeCoder({
+      spawn: () => scriptedPort(() => 'bad-init', []),
+      module,
+    });
+    await expect(coder.warm()).rejects.toThrow(/no wasm/);
+    expect(await codeOf(coder.encode(shardsOf(2, 10, 10), 1))).toBe('CODER_WORKER_FAILED');
+    expect(coder.workers).toBe(0);
+  });
+
+  it('a spawn that throws gives CODER_WORKER_FAILED, and close() refuses later calls', async () => {
+    const coder = new WorkerStripeCoder({
+      spawn: () => {
+        throw new Error('Worker is not defined');
+      },
+      module,
+    });
+    const err = await coder.encode(shardsOf(2, 10, 11), 1).catch((e: unknown) => e);
+    expect((err as WosError).code).toBe('CODER_WORKER_FAILED');
+    expect((err as Error).message).toContain('Worker is not defined');
+    const ok = new WorkerStripeCoder({ spawn: () => scriptedPort(() => 'ok', []), module });
+    await ok.warm();
+    ok.close();
+    await expect(ok.encode(shardsOf(2, 10, 12), 1)).rejects.toThrow(/closed/);
+  });
+
+  it('spreads concurrent calls over the pool, up to its size', async () => {
+    const log: string[] = [];
+    const coder = new WorkerStripeCoder({
+      spawn: () => scriptedPort(() => 'ok', log),
+      module,
+      size: 2,
+    });
+    const data = shardsOf(3, 64, 13);
+    await Promise.all([0, 1, 2, 3].map(() => coder.encode(data, 2)));
+    expect(coder.workers).toBe(2);
+    expect(log.filter((x) => x === 'init')).toHaveLength(2);
+    await coder.encode(data, 2);
+    expect(coder.workers).toBe(2);
+    coder.close();
+  });
+});
