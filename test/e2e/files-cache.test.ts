@@ -12,6 +12,46 @@ import { inviteOf, launchBrowser, nodeIds, openNode, startServer, waitUntil } fr
  */
 const NAME = 'cache-e2e.bin';
 const SIZE = 9 * 1024 * 1024 + 777;
+const MARKER = 'WOS-CACHE-PLAINTEXT-MARKER-41c9';
+
+/** Bytes in the page's cache databases, and whether any record holds `needle` (UTF-8). */
+async function cacheHolds(page: Page, needle: string): Promise<{ found: boolean; bytes: number }> {
+  return page.evaluate(async (n) => {
+    const want = new TextEncoder().encode(n);
+    let bytes = 0;
+    let found = false;
+    const scan = (b: Uint8Array): void => {
+      bytes += b.length;
+      outer: for (let i = 0; i + want.length <= b.length; i++) {
+        for (let j = 0; j < want.length; j++) if (b[i + j] !== want[j]) continue outer;
+        found = true;
+        return;
+      }
+    };
+    const visit = (v: unknown): void => {
+      if (v instanceof Uint8Array) scan(v);
+      else if (typeof v === 'string') scan(new TextEncoder().encode(v));
+      else if (v && typeof v === 'object') for (const x of Object.values(v)) visit(x);
+    };
+    for (const info of await indexedDB.databases()) {
+      if (!info.name?.startsWith('wos-cache-')) continue;
+      const db = await new Promise<IDBDatabase>((r, j) => {
+        const req = indexedDB.open(info.name!);
+        req.onsuccess = () => r(req.result);
+        req.onerror = () => j(req.error);
+      });
+      for (const store of Array.from(db.objectStoreNames)) {
+        const all = await new Promise<unknown[]>((r) => {
+          const req = db.transaction(store).objectStore(store).getAll();
+          req.onsuccess = () => r(req.result);
+        });
+        all.forEach(visit);
+      }
+      db.close();
+    }
+    return { found, bytes };
+  }, needle);
+}
 
 /** Reads a file in the page; returns its SHA-256 (hex) and size, or the error code. */
 async function read(
@@ -54,11 +94,13 @@ describe('local file cache and Files view in real Chromium', () => {
     );
     await waitUntil('4 nodes', async () => (await nodeIds(a)).length === 4, 10_000);
     const put = await a.evaluate(
-      async ({ name, size }) => {
+      async ({ name, size, marker }) => {
         const data = new Uint8Array(size);
         for (let o = 0; o < size; o += 65536) {
           crypto.getRandomValues(data.subarray(o, Math.min(size, o + 65536)));
         }
+        const m = new TextEncoder().encode(marker);
+        for (let o = 1000; o + m.length < size; o += 1024 * 1024) data.set(m, o);
         const d = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
         const ref = await window.wos.files.put(name, new Blob([data]));
         return {
@@ -66,7 +108,7 @@ describe('local file cache and Files view in real Chromium', () => {
           digest: Array.from(d, (b) => b.toString(16).padStart(2, '0')).join(''),
         };
       },
-      { name: NAME, size: SIZE },
+      { name: NAME, size: SIZE, marker: MARKER },
     );
     file = put;
   });
@@ -81,6 +123,11 @@ describe('local file cache and Files view in real Chromium', () => {
     expect(await read(a, file.id)).toEqual({ digest: file.digest, size: SIZE });
     const after = await a.evaluate(async () => window.wos.files.list());
     expect(after.find((f) => f.id === file.id)?.cached).toBe(true);
+    // At rest the cache holds ciphertext: no plaintext marker, no file name.
+    const scan = await cacheHolds(a, MARKER);
+    expect(scan.bytes).toBeGreaterThan(SIZE);
+    expect(scan.found).toBe(false);
+    expect((await cacheHolds(a, NAME)).found).toBe(false);
   });
 
   it('the Files view lists the nodes holding each file and every node’s donated and used storage', async () => {

@@ -137,6 +137,23 @@ describe('StorageClient with a local cache', () => {
     expect(err).toMatchObject({ code: 'FILE_NOT_FOUND' });
   });
 
+  it('does not cache a file larger than the whole budget (it would only evict itself)', async () => {
+    const m = await mesh(4, 45, { client: { stripeBytes: 64 * 1024 } });
+    const cache = new MemoryFileCache(200 * 1024);
+    const reader = await m.add({ cache, quotaBytes: 0 });
+    await m.advance(3000);
+    const big = testContent(300 * 1024, 45);
+    const small = testContent(150 * 1024, 46);
+    const refBig = await m.settle(m.nodes[0]!.storage.files.put('big.bin', big));
+    const refSmall = await m.settle(m.nodes[0]!.storage.files.put('small.bin', small));
+    const put = vi.spyOn(cache, 'putStripe');
+    expect(bytesEqual(await m.settle(reader.storage.files.getBytes(refBig)), big)).toBe(true);
+    expect(put).not.toHaveBeenCalled();
+    expect(bytesEqual(await m.settle(reader.storage.files.getBytes(refSmall)), small)).toBe(true);
+    expect((await cache.contents()).get(refSmall.id)).toEqual({ rev: 1, stripes: 3 });
+    expect(await cache.usage()).toBeLessThanOrEqual(200 * 1024);
+  });
+
   it('a corrupt cache entry is dropped and read from the network, never returned', async () => {
     const m = await mesh(4, 42, { client: { stripeBytes: 128 * 1024 } });
     const cache = new CorruptingCache();

@@ -231,6 +231,9 @@ export class StorageClient extends Emitter<{
   async #read(man: Manifest, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
     const cache = this.#ctx.cache;
     if (!cache) return readStream(this.#ctx, man, signal);
+    // A file larger than the whole budget would only push itself out while being read.
+    const sealed = man.body.stripes.reduce((a, s) => a + s.size * man.body.k, 0);
+    if (sealed > cache.budgetBytes) return readStream(this.#ctx, man, signal);
     // Another revision's entries are stale now.
     await cache.invalidate(man.body.file, man.body.rev).catch(() => {});
     return readStream(this.#ctx, man, signal, cachedFetch(cache));
