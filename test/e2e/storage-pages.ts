@@ -51,16 +51,17 @@ export async function idbContains(
 /**
  * Runs `op` on the raw `shards` object store of the page's shard database for the keys of
  * `file` ("file/stripe/index"): 'read' returns each shard's SHA-256 (hex) by key; 'flip' flips
- * one byte of the first shard (as disk rot or a malicious holder would) and returns its key and
+ * one byte of shard `only` (else the first) (as disk rot or a malicious holder would) and returns its key and
  * the hash it had.
  */
 export async function rawShards(
   page: Page,
   file: string,
   op: 'read' | 'flip',
+  only?: string,
 ): Promise<Record<string, string>> {
   return page.evaluate(
-    async ({ file, op }) => {
+    async ({ file, op, only }) => {
       const out: Record<string, Uint8Array> = {};
       for (const info of await indexedDB.databases()) {
         if (!info.name?.startsWith('wos-shards')) continue;
@@ -76,7 +77,7 @@ export async function rawShards(
           const req = store.getAllKeys(range);
           req.onsuccess = () => r(req.result);
         });
-        for (const key of keys) {
+        for (const key of keys.filter((k) => only === undefined || k === only)) {
           const bytes = await new Promise<Uint8Array>((r) => {
             const req = store.get(key);
             req.onsuccess = () => r(req.result as Uint8Array);
@@ -105,7 +106,7 @@ export async function rawShards(
       for (const [k, b] of Object.entries(out)) hashes[k] = await hex(b as Uint8Array<ArrayBuffer>);
       return hashes;
     },
-    { file, op },
+    { file, op, only },
   );
 }
 

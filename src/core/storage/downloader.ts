@@ -15,6 +15,10 @@ import { joinStripe } from './stripe.ts';
  * fetches `readAhead` stripes ahead of the reader and stops when it is cancelled.
  */
 
+/** Rounds of asks for a stripe's shards: a holder that just failed (busy, reconnecting) gets more. */
+const FETCH_ROUNDS = 3;
+const RETRY_BACKOFF_MS = 400;
+
 /** At least k verified shards of stripe `s` (slots of the others are undefined). */
 export async function fetchStripe(
   ctx: StorageContext,
@@ -25,34 +29,67 @@ export async function fetchStripe(
   const { k, n, file } = man.body;
   const layout = man.body.stripes[s]!;
   const storeOf = (i: number): string => man.body.stores[layout.shards[i]![1]]!;
-  const order = [...Array(n).keys()]
-    .filter((i) => ctx.dir.online(storeOf(i)))
-    .sort((a, b) => cost(ctx, storeOf(a), a >= k) - cost(ctx, storeOf(b), b >= k));
   const got: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(n).fill(undefined);
+  // Shards known bad (corrupt or gone): never asked again for this read.
+  const bad = new Set<number>();
   const fan = new SignalFan(signal);
   let good = 0;
-  let nextAt = 0;
-  const worker = async (): Promise<void> => {
-    while (good < k && nextAt < order.length) {
-      if (signal?.aborted) throw new AbortError('get', signal.reason);
-      const i = order[nextAt++]!;
-      const store = storeOf(i);
-      try {
-        const key = { file, stripe: s, index: i };
-        const hash = layout.shards[i]![0];
-        got[i] = await fan.run((sig) => fetchShard(ctx, store, key, layout.size, hash, sig));
-        good++;
-      } catch (e) {
-        if (signal?.aborted) throw e;
-        if (e instanceof WosError && (e.code === 'HASH_MISMATCH' || e.code === 'NO_SHARD')) {
-          ctx.onBadShard?.(file, s, i, store);
-        }
+  let lastError: unknown;
+  try {
+    for (let round = 0; round < FETCH_ROUNDS && good < k; round++) {
+      const ask = (): number[] =>
+        [...Array(n).keys()]
+          .filter((i) => got[i] === undefined && !bad.has(i) && ctx.dir.online(storeOf(i)))
+          .sort((a, b) => cost(ctx, storeOf(a), a >= k) - cost(ctx, storeOf(b), b >= k));
+      if (round > 0) {
+        // Nobody left to ask again: fail now rather than after the backoff.
+        if (ask().length === 0) break;
+        await sleep(ctx, RETRY_BACKOFF_MS * round, signal);
       }
+      const order = ask();
+      let nextAt = 0;
+      const worker = async (): Promise<void> => {
+        while (good < k && nextAt < order.length) {
+          if (signal?.aborted) throw new AbortError('get', signal.reason);
+          const i = order[nextAt++]!;
+          const store = storeOf(i);
+          try {
+            const key = { file, stripe: s, index: i };
+            const hash = layout.shards[i]![0];
+            got[i] = await fan.run((sig) => fetchShard(ctx, store, key, layout.size, hash, sig));
+            good++;
+          } catch (e) {
+            if (signal?.aborted) throw e;
+            lastError = e;
+            if (e instanceof WosError && (e.code === 'HASH_MISMATCH' || e.code === 'NO_SHARD')) {
+              bad.add(i);
+              ctx.onBadShard?.(file, s, i, store);
+            }
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: k - good }, worker));
     }
-  };
-  await Promise.all(Array.from({ length: k }, worker)).finally(() => fan.close());
-  if (good < k) throw new FileUnavailableError(file, s, good, k);
+  } finally {
+    fan.close();
+  }
+  if (good < k) throw new FileUnavailableError(file, s, good, k, lastError);
   return got;
+}
+
+function sleep(ctx: StorageContext, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortError('get', signal.reason));
+    const onAbort = (): void => {
+      ctx.clock.clearTimeout(t);
+      reject(new AbortError('get', signal?.reason));
+    };
+    const t = ctx.clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** Where the get pipeline takes a stripe's shards from (the network, or the cache first). */

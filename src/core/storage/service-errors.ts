@@ -67,11 +67,13 @@ export class FileDeletedError extends WosError {
 /** Fewer than k good shards of a stripe are reachable: the file cannot be read now. */
 export class FileUnavailableError extends WosError {
   readonly stripe: number;
-  constructor(file: string, stripe: number, good: number, k: number) {
+  constructor(file: string, stripe: number, good: number, k: number, cause?: unknown) {
     super(
       'FILE_UNAVAILABLE',
       `file ${file}: stripe ${stripe} has ${good} good shards reachable but needs ${k}; ` +
-        'wait for its holders to come back online',
+        'wait for its holders to come back online' +
+        (cause instanceof Error ? ` (last error: ${cause.message})` : ''),
+      cause === undefined ? {} : { cause },
     );
     this.stripe = stripe;
   }

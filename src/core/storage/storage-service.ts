@@ -3,6 +3,7 @@ import type { MeshNode } from '../mesh-node.ts';
 import { StorageHolder, type HolderOptions } from './holder.ts';
 import { HolderDirectory, type HolderInfo } from './holder-directory.ts';
 import { deriveListTag, ecdsaVerifier, type OwnerSigner, type VerifyFn } from './owner.ts';
+import { RepairScheduler } from './repair-scheduler.ts';
 import type { ShardStore } from './shard-store.ts';
 import type { FileCache } from './file-cache.ts';
 import { StorageClient } from './storage-client.ts';
@@ -37,6 +38,8 @@ export interface StorageServiceOptions {
   client?: Partial<ClientOptions>;
   /** Run the repair loop for this key's files this often once started (off if absent). */
   repairEveryMs?: number;
+  /** With the loop on: a pass this long after a node joins (newcomers let shards spread). */
+  repairAfterJoinMs?: number;
 }
 
 /** A storage node as the Nodes and Files views show it. */
@@ -50,8 +53,7 @@ export class StorageService {
   readonly files: StorageClient;
   readonly #node: MeshNode;
   readonly #store: ShardStore;
-  readonly #repairEveryMs: number | undefined;
-  #stopRepair: (() => void) | undefined;
+  readonly #repair: RepairScheduler | undefined;
   #started = false;
 
   private constructor(
@@ -63,7 +65,6 @@ export class StorageService {
     const node = c.node;
     this.#node = node;
     this.#store = c.store;
-    this.#repairEveryMs = o.repairEveryMs;
     this.holder = new StorageHolder(node.bus, node.clock, c.store, c.subtle, verify, o.holder);
     this.directory = new HolderDirectory(node, c.store, o.client?.requestTimeoutMs);
     this.files = new StorageClient({
@@ -82,6 +83,14 @@ export class StorageService {
       opts: { ...defaultClientOptions, ...o.client },
       ...(c.cache ? { cache: c.cache } : {}),
     });
+    if (o.repairEveryMs !== undefined) {
+      const repair = new RepairScheduler(node.clock, () => this.files.repairAll(), {
+        intervalMs: o.repairEveryMs,
+        settleMs: o.repairAfterJoinMs ?? 2000,
+      });
+      node.members.on('join', () => repair.kick());
+      this.#repair = repair;
+    }
   }
 
   static async create(
@@ -98,16 +107,13 @@ export class StorageService {
     this.#started = true;
     this.holder.start();
     void this.directory.refresh();
-    if (this.#repairEveryMs !== undefined) {
-      this.#stopRepair = this.files.startRepairLoop(this.#repairEveryMs);
-    }
+    this.#repair?.start();
   }
 
   stop(): void {
     this.#started = false;
     this.holder.stop();
-    this.#stopRepair?.();
-    this.#stopRepair = undefined;
+    this.#repair?.stop();
   }
 
   /** Every live storage node with its donated quota and use, this node first. */
