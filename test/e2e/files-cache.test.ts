@@ -175,6 +175,20 @@ describe('local file cache and Files view in real Chromium', () => {
     expect(await read(a, file.id)).toEqual({ digest: file.digest, size: SIZE });
     const ms = performance.now() - t0;
     expect(ms).toBeLessThan(10_000);
+    // A smaller budget (set in the Files view) evicts the least recently used stripes: what is
+    // left cannot serve the file, and the read says so instead of returning part of it.
+    const budget = a.getByLabel('Local cache size (MiB)');
+    await budget.fill('5');
+    await budget.blur();
+    await waitUntil(
+      'the cache to shrink',
+      async () =>
+        /^Local cache: 1\.0 MiB of 5\.0 MiB used$/.test(
+          await a.getByTestId('cache-usage').innerText(),
+        ),
+      10_000,
+    );
+    expect(await read(a, file.id)).toEqual({ code: 'FILE_UNAVAILABLE' });
     // The control: without the cache the same read fails (drop the cache database).
     await a.evaluate(async () => {
       for (const db of await indexedDB.databases()) {
