@@ -1,4 +1,3 @@
-import { every } from '../clock.ts';
 import { Emitter } from '../emitter.ts';
 import { ArgumentError } from '../errors.ts';
 import { Catalog } from './catalog.ts';
@@ -16,7 +15,7 @@ import { uploadFile, type PutOptions } from './uploader.ts';
 /**
  * The client API of storage, what `wos.files` exposes: put (streaming, encrypted, erasure
  * coded, spread over the mesh), get (a stream, verified and decrypted), list, delete, health
- * and repair, plus a periodic repair loop for this key's files.
+ * and repair (run periodically by StorageService through a RepairScheduler).
  */
 export interface FileRef {
   /** File id (base64url, 16 random bytes): what a link or a later `get` needs. */
@@ -53,7 +52,6 @@ export class StorageClient extends Emitter<{
 }> {
   readonly #ctx: StorageContext;
   readonly #catalog: Catalog;
-  #loop: { stop: () => void; running: boolean } | undefined;
 
   constructor(ctx: StorageContext) {
     super();
@@ -176,26 +174,6 @@ export class StorageClient extends Emitter<{
       }
     }
     return out;
-  }
-
-  /** Runs `repairAll` every `intervalMs` (one pass at a time); returns the stop function. */
-  startRepairLoop(intervalMs: number): () => void {
-    this.#loop?.stop();
-    const loop = {
-      running: false,
-      stop: every(this.#ctx.clock, intervalMs, () => {
-        if (loop.running) return;
-        loop.running = true;
-        void this.repairAll()
-          .catch(() => [])
-          .finally(() => (loop.running = false));
-      }),
-    };
-    this.#loop = loop;
-    return () => {
-      loop.stop();
-      if (this.#loop === loop) this.#loop = undefined;
-    };
   }
 
   /** The latest manifest on the live holders (or in the cache, if newer). */
