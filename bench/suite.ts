@@ -17,6 +17,8 @@ import { loadAvg, machineInfo, table, type SummaryRow } from './lib/report.ts';
 import { summarize, type BenchResult } from './lib/summary.ts';
 import { runSignalingBench } from './signaling.ts';
 import { runStoragePipelineSuite } from './storage-pipeline-suite.ts';
+import { runStorageRepairBench } from './storage-repair.ts';
+import { runStorageTransferBench } from './storage-transfer.ts';
 import { runWireCost, type WireCostResult } from './wire-cost.ts';
 
 type Diagnostic = ProfileResult | AbResult | WireCostResult | ComputeProfileResult;
@@ -37,6 +39,8 @@ export const BENCHES = [
   'compute-throughput',
   'compute-gpu',
   'storage-pipeline',
+  'storage-transfer',
+  'storage-repair',
 ];
 /** Diagnostics: run only when named in `--only`. */
 export const DIAGNOSTICS = ['bus-profile', 'bus-ab', 'wire-cost', 'compute-profile'];
@@ -44,7 +48,7 @@ export const DIAGNOSTICS = ['bus-profile', 'bus-ab', 'wire-cost', 'compute-profi
 const USAGE = `usage: npm run bench -- [--build] [--runs N] [--only ${BENCHES.join(',')}]
   (diagnostics, only when named: --only ${DIAGNOSTICS.join(',')})
   [--pings 500] [--mib 64] [--peers 10000] [--signaling-runs 3] [--trips 300]
-  [--tasks 50000] [--out bench/results/latest.json]`;
+  [--tasks 50000] [--file-mib 24] [--out bench/results/latest.json]`;
 
 const ROOT = resolve(import.meta.dirname, '..');
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -61,6 +65,7 @@ export async function runSuite(argv: string[]): Promise<number> {
       'signaling-runs': { type: 'string', default: '3' },
       trips: { type: 'string', default: '300' },
       tasks: { type: 'string', default: '50000' },
+      'file-mib': { type: 'string', default: '24' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -85,6 +90,7 @@ export async function runSuite(argv: string[]): Promise<number> {
     signalingRuns: num('signaling-runs', values['signaling-runs']),
     trips: num('trips', values.trips),
     tasks: num('tasks', values.tasks),
+    fileMiB: num('file-mib', values['file-mib']),
     // A diagnostics-only run does not replace the benchmark results.
     out:
       values.out ??
@@ -143,6 +149,7 @@ interface Options {
   signalingRuns: number;
   trips: number;
   tasks: number;
+  fileMiB: number;
   out: string;
 }
 
@@ -179,6 +186,10 @@ async function runOne(name: string, o: Options): Promise<BenchResult | Diagnosti
         return await runComputeProfile(h, o.tasks, log);
       case 'compute-gpu':
         return await runComputeGpuSuite(h, o.runs, log);
+      case 'storage-transfer':
+        return await runStorageTransferBench(h, o.runs, o.fileMiB, log);
+      case 'storage-repair':
+        return await runStorageRepairBench(h, o.runs, o.fileMiB, log);
       default:
         return await runBusThroughputBench(h, o.runs, o.mib * 1024 * 1024, log);
     }
