@@ -1,5 +1,13 @@
 import { busPings } from './lib/bus-page.ts';
-import { NOOP_SOURCE, pageKernel, poolTasks, remoteTasks } from './lib/compute-page.ts';
+import {
+  kernelRequests,
+  NOOP_SOURCE,
+  pageKernel,
+  poolTasks,
+  remoteTasks,
+  takePoolTimes,
+  timePool,
+} from './lib/compute-page.ts';
 import type { Harness } from './lib/harness.ts';
 import { openPair } from './lib/pair.ts';
 import { rawPings } from './lib/raw-channel.ts';
@@ -21,6 +29,12 @@ export interface RemoteRun {
   rawP99Ms: number;
   busP50Ms: number;
   peerPoolP50Ms: number;
+  /** A bus request to B's `cx.kernel` handler (validation, handler, reply; no sandbox). */
+  kernelRequestP50Ms: number;
+  /** Time B's pool spent on each remote task (its `run` call to settle). */
+  poolInTaskP50Ms: number;
+  /** B's pool alone, each task after 1 ms idle (timer), as between remote tasks. */
+  peerPoolIdleP50Ms: number;
   /** compute p50 / raw p50. */
   ratio: number;
   /** 2 × raw p50 + 0.3 ms, this run. */
@@ -36,6 +50,9 @@ export interface RemoteResult {
   rawP99: Stat;
   bus: Stat;
   peerPool: Stat;
+  kernelRequest: Stat;
+  poolInTask: Stat;
+  peerPoolIdle: Stat;
   ratio: Stat;
   /** 2 × raw + 0.3 ms per run, and compute − that (≤ 0 meets the goal). */
   goalMs: Stat;
@@ -59,18 +76,28 @@ export async function runComputeRemoteBench(
   await poolTasks(b.page, k, BLOCK);
   await busPings(a.page, b.id, BLOCK);
   await rawPings(a.page, BLOCK, RAW_BYTES);
+  await kernelRequests(a.page, b.id, k, BLOCK);
+  await timePool(b.page);
   const details: RemoteRun[] = [];
   for (let r = 0; r < runs; r++) {
     const compute: number[] = [];
     const raw: number[] = [];
     const bus: number[] = [];
     const peerPool: number[] = [];
+    const kernelReq: number[] = [];
+    const poolInTask: number[] = [];
+    const poolIdle: number[] = [];
     for (let done = 0; done < trips; done += BLOCK) {
       const n = Math.min(BLOCK, trips - done);
+      await takePoolTimes(b.page);
       compute.push(...(await remoteTasks(a.page, k, b.id, n)));
+      poolInTask.push(...(await takePoolTimes(b.page)));
+      kernelReq.push(...(await kernelRequests(a.page, b.id, k, n)));
       raw.push(...(await rawPings(a.page, n, RAW_BYTES)));
       bus.push(...(await busPings(a.page, b.id, n)));
       peerPool.push(...(await poolTasks(b.page, k, n)));
+      poolIdle.push(...(await poolTasks(b.page, k, n, 1)));
+      await takePoolTimes(b.page);
     }
     const run: RemoteRun = {
       computeP50Ms: median(compute),
@@ -79,6 +106,9 @@ export async function runComputeRemoteBench(
       rawP99Ms: percentile(raw, 0.99),
       busP50Ms: median(bus),
       peerPoolP50Ms: median(peerPool),
+      kernelRequestP50Ms: median(kernelReq),
+      poolInTaskP50Ms: median(poolInTask),
+      peerPoolIdleP50Ms: median(poolIdle),
       ratio: median(compute) / median(raw),
       goalMs: 2 * median(raw) + 0.3,
     };
@@ -86,7 +116,8 @@ export async function runComputeRemoteBench(
     log(
       `compute-remote ${r + 1}/${runs}: task p50 ${run.computeP50Ms.toFixed(3)} p99 ${run.computeP99Ms.toFixed(3)} ms; ` +
         `raw p50 ${run.rawP50Ms.toFixed(3)} ms (${run.ratio.toFixed(2)}×, goal ≤ ${run.goalMs.toFixed(3)} ms); ` +
-        `bus ping ${run.busP50Ms.toFixed(3)} ms; B's pool alone ${run.peerPoolP50Ms.toFixed(3)} ms`,
+        `bus ping ${run.busP50Ms.toFixed(3)} ms; cx.kernel request ${run.kernelRequestP50Ms.toFixed(3)} ms; ` +
+        `B's pool alone ${run.peerPoolP50Ms.toFixed(3)} ms, after 1 ms idle ${run.peerPoolIdleP50Ms.toFixed(3)} ms, in a remote task ${run.poolInTaskP50Ms.toFixed(3)} ms`,
     );
   }
   const s = (pick: (r: RemoteRun) => number): Stat => stat('ms', details.map(pick));
@@ -99,6 +130,9 @@ export async function runComputeRemoteBench(
     rawP99: s((r) => r.rawP99Ms),
     bus: s((r) => r.busP50Ms),
     peerPool: s((r) => r.peerPoolP50Ms),
+    kernelRequest: s((r) => r.kernelRequestP50Ms),
+    poolInTask: s((r) => r.poolInTaskP50Ms),
+    peerPoolIdle: s((r) => r.peerPoolIdleP50Ms),
     ratio: stat(
       '×',
       details.map((d) => d.ratio),

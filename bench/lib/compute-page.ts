@@ -78,20 +78,25 @@ export function remoteTasks(page: Page, k: Kernel, peer: string, n: number): Pro
   );
 }
 
-/** `n` sequential no-op tasks straight into this page's own sandbox pool; round trips in ms. */
-export function poolTasks(page: Page, k: Kernel, n: number): Promise<number[]> {
+/**
+ * `n` sequential no-op tasks straight into this page's own sandbox pool; round trips in ms.
+ * With `idleMs`, the page waits that long (a timer: the threads may sleep) before each task,
+ * as between the tasks of a remote round trip.
+ */
+export function poolTasks(page: Page, k: Kernel, n: number, idleMs = 0): Promise<number[]> {
   return page.evaluate(
-    async ({ k, n }) => {
+    async ({ k, n, idleMs }) => {
       const pool = (await window.__wosApp.started).executors.pool;
       const out: number[] = [];
       for (let i = 0; i < n; i++) {
+        if (idleMs > 0) await new Promise((r) => setTimeout(r, idleMs));
         const t = performance.now();
         await pool.run(k, i, { timeoutMs: 10_000 });
         out.push(performance.now() - t);
       }
       return out;
     },
-    { k, n },
+    { k, n, idleMs },
   );
 }
 
@@ -131,4 +136,52 @@ export function timedMap(
     },
     { k, inputs, check, batch },
   );
+}
+
+/**
+ * `n` sequential bus requests from this page to `peer`'s `cx.kernel` handler for kernel `k`
+ * (which `peer` knows): a compute request through the bus, with validation and a handler,
+ * but no sandbox; round trips in ms.
+ */
+export function kernelRequests(page: Page, peer: string, k: Kernel, n: number): Promise<number[]> {
+  return page.evaluate(
+    async ({ peer, id, n }) => {
+      const node = (await window.__wosApp.started).node;
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        await node.bus.request(peer, 'cx.kernel', { k: id }, { timeoutMs: 2000 });
+        out.push(performance.now() - t);
+      }
+      return out;
+    },
+    { peer, id: k.id, n },
+  );
+}
+
+/**
+ * Times every `run` call of this page's sandbox pool from now on (call to settle, ms), so the
+ * pool's share of a remote task can be read with `takePoolTimes`.
+ */
+export function timePool(page: Page): Promise<void> {
+  return page.evaluate(async () => {
+    const pool = (await window.__wosApp.started).executors.pool;
+    const w = window as unknown as { __poolTimes?: number[] };
+    if (w.__poolTimes) return;
+    const times: number[] = (w.__poolTimes = []);
+    const run = pool.run.bind(pool);
+    pool.run = (...args) => {
+      const t = performance.now();
+      const p = run(...args);
+      void p.finally(() => times.push(performance.now() - t)).catch(() => {});
+      return p;
+    };
+  });
+}
+
+export function takePoolTimes(page: Page): Promise<number[]> {
+  return page.evaluate(() => {
+    const w = window as unknown as { __poolTimes?: number[] };
+    return (w.__poolTimes ?? []).splice(0);
+  });
 }

@@ -132,6 +132,9 @@ export function summarize(r: BenchResult): SummaryRow[] {
         row('compute-remote', 'raw data-channel RTT p50', r.raw),
         row('compute-remote', 'bus ping RTT p50', r.bus),
         row('compute-remote', "no-op in the peer's own pool", r.peerPool),
+        row('compute-remote', "peer's pool, after 1 ms idle", r.peerPoolIdle),
+        row('compute-remote', "peer's pool time within a remote task", r.poolInTask),
+        row('compute-remote', "bus request to the peer's cx.kernel handler", r.kernelRequest),
         row('compute-remote', 'remote task RTT p99', r.computeP99),
         row('compute-remote', 'raw RTT p99', r.rawP99),
       ];

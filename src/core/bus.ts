@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import type { Clock } from './clock.ts';
+import { Deadlines } from './deadlines.ts';
 import {
   AbortError,
   ArgumentError,
@@ -52,6 +53,8 @@ type Handler = (msg: Incoming<unknown>) => unknown;
 interface Pending {
   resolve(r: Response): void;
   reject(e: Error): void;
+  /** Its time is up. */
+  expire(): void;
 }
 
 export interface BusStats {
@@ -67,11 +70,11 @@ const MAX_TTL = 4;
 
 export class Bus {
   readonly nodeId: string;
-  readonly #clock: Clock;
   readonly #links = new Map<string, Link>();
   readonly #routes = new Map<string, string>();
   readonly #handlers = new Map<string, { schema: v.GenericSchema; fn: Handler }>();
   readonly #pending = new Map<string, Pending>();
+  readonly #deadlines: Deadlines<Pending>;
   /** Ids handled recently, in two generations: O(1) per message, no eviction walk. */
   #seen = new Set<string>();
   #seenBefore = new Set<string>();
@@ -84,8 +87,8 @@ export class Bus {
 
   constructor(nodeId: string, clock: Clock, defaultTimeoutMs = 5000) {
     this.nodeId = nodeId;
-    this.#clock = clock;
     this.defaultTimeoutMs = defaultTimeoutMs;
+    this.#deadlines = new Deadlines(clock, (p) => p.expire());
   }
 
   /** Registers the handler for `type`; bodies failing `schema` are rejected before it runs. */
@@ -151,19 +154,15 @@ export class Bus {
     return new Promise<Response>((resolve, reject) => {
       const cleanup = (): void => {
         this.#pending.delete(env.id);
-        this.#clock.clearTimeout(timer);
+        this.#deadlines.delete(pending);
         opts.signal?.removeEventListener('abort', onAbort);
       };
       const onAbort = (): void => {
         cleanup();
         reject(new AbortError(what, opts.signal?.reason));
       };
-      const timer = this.#clock.setTimeout(() => {
-        cleanup();
-        reject(new TimeoutError(what, timeoutMs));
-      }, timeoutMs);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      this.#pending.set(env.id, {
+      const pending: Pending = {
         resolve: (r) => {
           cleanup();
           resolve(r);
@@ -172,7 +171,13 @@ export class Bus {
           cleanup();
           reject(e);
         },
-      });
+        expire: () => {
+          cleanup();
+          reject(new TimeoutError(what, timeoutMs));
+        },
+      };
+      this.#pending.set(env.id, pending);
+      this.#deadlines.add(pending, timeoutMs);
       this.#dispatch({ env, bin: opts.bin }).catch((e: unknown) => {
         this.#pending.get(env.id)?.reject(e as Error);
       });
@@ -183,6 +188,7 @@ export class Bus {
     this.#closed = true;
     for (const p of this.#pending.values()) p.reject(new ClosedError('the message bus'));
     this.#pending.clear();
+    this.#deadlines.clear();
   }
 
   #env(to: string, t: string, b: unknown, re?: string): Envelope {

@@ -28,6 +28,8 @@ export class FramedChannel {
   #received = 0;
   #discarding = false;
   #tail: Promise<void> = Promise.resolve();
+  /** Sends started and not yet finished. */
+  #inflight = 0;
   bytesSent = 0;
   bytesReceived = 0;
 
@@ -46,19 +48,45 @@ export class FramedChannel {
    * with another message's frames, and a split send awaits backpressure between frames.
    */
   send(message: Uint8Array): Promise<void> {
-    const run = this.#tail.then(() => this.#sendNow(message));
-    this.#tail = run.catch(() => {});
+    return this.#enqueue(message, false);
+  }
+
+  /**
+   * Sends `buffer.subarray(1)`: byte 0 is free for the frame flag, so a message that fits one
+   * frame goes out without being copied (see `encodePacket`'s headroom).
+   */
+  sendReserved(buffer: Uint8Array): Promise<void> {
+    return this.#enqueue(buffer, true);
+  }
+
+  #enqueue(bytes: Uint8Array, reserved: boolean): Promise<void> {
+    // Nothing queued: start at once instead of a task later.
+    const run =
+      this.#inflight === 0
+        ? this.#sendNow(bytes, reserved)
+        : this.#tail.then(() => this.#sendNow(bytes, reserved));
+    this.#inflight++;
+    const done = run.then(
+      () => void this.#inflight--,
+      () => void this.#inflight--,
+    );
+    this.#tail = done;
     return run;
   }
 
-  async #sendNow(message: Uint8Array): Promise<void> {
+  async #sendNow(bytes: Uint8Array, reserved: boolean): Promise<void> {
     if (!this.#channel.open) throw new ClosedError(`channel to ${this.#channel.remoteId}`);
+    const message = reserved ? bytes.subarray(1) : bytes;
     if (message.length > this.#opts.maxMessageBytes) {
       throw new MessageTooLargeError(message.length, this.#opts.maxMessageBytes);
     }
     this.bytesSent += message.length;
     const max = this.#channel.maxFrameBytes - 1;
     if (message.length <= max) {
+      if (reserved) {
+        bytes[0] = WHOLE;
+        return this.#channel.send(bytes);
+      }
       const f = new Uint8Array(message.length + 1);
       f[0] = WHOLE;
       f.set(message, 1);

@@ -215,7 +215,7 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
       const l: Link = {
         peer: { nodeId: peer.nodeId, deviceId: deviceOfNode(peer.nodeId), kind: peer.kind },
         framed,
-        send: (pk) => framed.send(encodePacket(pk)),
+        send: (pk) => framed.sendReserved(encodePacket(pk, 1)),
         close: () => channel.close(),
         onReject: undefined,
         onClose: undefined,

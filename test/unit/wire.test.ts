@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { utf8 } from '../../src/core/bytes.ts';
 import { InvalidMessageError } from '../../src/core/errors.ts';
-import { decodePacket, encodePacket, type Envelope } from '../../src/core/wire.ts';
+import * as v from 'valibot';
+import {
+  decodePacket,
+  encodePacket,
+  EnvelopeSchema,
+  isEnvelope,
+  type Envelope,
+} from '../../src/core/wire.ts';
 
 const id = 'abcdefghijklmnop-abcdefgh';
 const env: Envelope = { id: `${id}/1`, t: 'gossip', f: id, to: '*', ttl: 4, b: { x: [1, 'two'] } };
@@ -48,5 +55,54 @@ describe('wire format v1', () => {
     new DataView(bytes.buffer).setUint32(1, h.length);
     bytes.set(h, 5);
     expect(() => decodePacket(bytes)).toThrow(/header: /);
+  });
+});
+
+describe('the hand-written envelope check', () => {
+  it('accepts exactly what EnvelopeSchema accepts', () => {
+    const base: Record<string, unknown> = {
+      ...env,
+      q: 1,
+      re: 'x/1',
+      err: { code: 'C', message: 'm' },
+    };
+    const variants: unknown[] = [env, base, null, [], 'x', { ...env, b: undefined }];
+    const values: unknown[] = [
+      undefined,
+      null,
+      0,
+      1,
+      2,
+      -1,
+      8,
+      9,
+      1.5,
+      '',
+      '*',
+      id,
+      'a'.repeat(81),
+      [],
+      {},
+    ];
+    for (const key of [...Object.keys(base), 'extra', '__proto__']) {
+      for (const value of values)
+        variants.push(JSON.parse(JSON.stringify({ ...base, [key]: value })));
+    }
+    for (const value of values) {
+      variants.push({ ...base, err: { code: value, message: 'm' } });
+      variants.push({ ...base, err: { code: 'c', message: value } });
+    }
+    variants.push({ ...base, err: { code: 'c', message: 'm', extra: 1 } });
+    variants.push(
+      JSON.parse(`{"__proto__": 1, "id": "a", "t": "x", "f": "${id}", "to": "*", "ttl": 0}`),
+    );
+    for (const x of variants)
+      expect([x, isEnvelope(x)]).toEqual([x, v.safeParse(EnvelopeSchema, x).success]);
+  });
+
+  it('encodes non-ASCII headers and leaves headroom', () => {
+    const e: Envelope = { ...env, b: { s: 'é€😀' } };
+    const bytes = encodePacket({ env: e, bin: new Uint8Array([7]) }, 1);
+    expect(decodePacket(bytes.subarray(1))).toEqual({ env: e, bin: new Uint8Array([7]) });
   });
 });

@@ -160,7 +160,8 @@ export class ComputeNode {
     const e = exec;
     let itemMs = Infinity;
     const clock = this.node.clock;
-    const now = (): number => clock.precise?.() ?? clock.now();
+    // Timed here only for executors that do not time their tasks themselves.
+    const now = e.taskMs ? (): number => 0 : (): number => clock.precise?.() ?? clock.now();
     const results: ItemResult[] = await Promise.all(
       items.map(async (input): Promise<ItemResult> => {
         try {
@@ -180,7 +181,7 @@ export class ComputeNode {
     );
     const packed = packValue(results);
     // The executor's own measure when it has one: timed around each call inside the worker.
-    itemMs = e.taskMs?.(runAs) ?? itemMs;
+    if (e.taskMs) itemMs = e.taskMs(runAs) ?? Infinity;
     const reply = {
       results: packed.json,
       ms: Date.now() - t0,

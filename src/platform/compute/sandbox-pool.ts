@@ -1,6 +1,7 @@
 import { KernelError, KernelTimeoutError } from '../../core/compute/errors.ts';
 import type { Executor, ExecutorLoad, RunOptions } from '../../core/compute/executor.ts';
 import type { Kernel } from '../../core/compute/kernel.ts';
+import { Deadlines } from '../../core/deadlines.ts';
 import { AbortError, ArgumentError, ClosedError, WosError } from '../../core/errors.ts';
 import {
   failureError,
@@ -63,7 +64,6 @@ interface Run {
   /** Tasks before this index have their results. */
   next: number;
   timeoutMs: number;
-  timer?: ReturnType<typeof setTimeout>;
 }
 
 const MAX_WORKERS = 256;
@@ -94,6 +94,18 @@ export class SandboxPool implements Executor {
   readonly ready: Promise<void>;
   private workers: WorkerSet<Run>;
   private readonly queue: Task[] = [];
+  /** Time limits of the runs in progress, on one timer. */
+  private readonly limits = new Deadlines<Run>(
+    {
+      now: () => performance.now(),
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    },
+    (run) => {
+      if (run.slot.task === run)
+        this.kill(run.slot, new KernelTimeoutError(run.timeoutMs), undefined);
+    },
+  );
   /** Each kernel's time per task inside the worker, ms (moving average). */
   private readonly taskTime = new Map<string, number>();
   private readonly options: SandboxPoolOptions;
@@ -210,6 +222,7 @@ export class SandboxPool implements Executor {
     if (!(e instanceof ClosedError)) this.broken = e;
     for (const t of this.queue.splice(0)) this.settle(t, e);
     for (const s of this.workers.all()) for (const t of s.task?.tasks ?? []) this.settle(t, e);
+    this.limits.clear();
     this.workers.close();
   }
 
@@ -279,12 +292,7 @@ export class SandboxPool implements Executor {
 
   /** (Re)starts the time limit of the run's next task: its own, plus the report interval. */
   private arm(run: Run): void {
-    clearTimeout(run.timer);
-    const limit = run.timeoutMs + (run.tasks.length > 1 ? FLUSH_MS : 0);
-    run.timer = setTimeout(
-      () => this.kill(run.slot, new KernelTimeoutError(run.timeoutMs), undefined),
-      Math.min(limit, MAX_TIMEOUT_MS),
-    );
+    this.limits.add(run, run.timeoutMs + (run.tasks.length > 1 ? FLUSH_MS : 0));
   }
 
   private onReply(slot: Slot<Run>, data: unknown): void {
@@ -305,7 +313,7 @@ export class SandboxPool implements Executor {
       }
     }
     if (run.next < run.tasks.length) return this.arm(run);
-    clearTimeout(run.timer);
+    this.limits.delete(run);
     slot.task = undefined;
     if (slot.retiring) this.workers.destroy(slot);
     this.pump();
@@ -349,7 +357,7 @@ export class SandboxPool implements Executor {
    * the one that hung or crashed the worker).
    */
   private unfinished(run: Run, error: WosError, culprit: Task | undefined): void {
-    clearTimeout(run.timer);
+    this.limits.delete(run);
     if (run.slot.task === run) run.slot.task = undefined;
     const rest = run.tasks.slice(run.next).filter((t) => !t.settled);
     for (const t of rest) t.run = undefined;
