@@ -4,10 +4,12 @@ import type { BrowserApp } from '../platform/browser-app.ts';
 
 /**
  * The Files view's state: the list (with where each file lives and whether it is cached here),
- * uploads in progress (with cancel), downloads, the storage each node donates and uses, and
+ * uploads and downloads in progress (with progress and cancel), the storage each node donates and uses, and
  * this tab's local cache.
  */
-export interface Upload {
+/** An upload or a download in progress (or failed, with its error). */
+export interface Transfer {
+  kind: 'upload' | 'download';
   name: string;
   size: number;
   done: number;
@@ -18,7 +20,7 @@ export interface Upload {
 export class FilesState {
   files = $state<FileInfo[]>([]);
   health = $state<Record<string, string>>({});
-  uploads = $state<Upload[]>([]);
+  transfers = $state<Transfer[]>([]);
   error = $state<string | undefined>(undefined);
   busy = $state(false);
   /** Every live storage node: donated quota and bytes used, this node first. */
@@ -64,47 +66,71 @@ export class FilesState {
   }
 
   async upload(file: File): Promise<void> {
-    const u: Upload = {
-      name: file.name,
-      size: file.size,
-      done: 0,
-      controller: new AbortController(),
-    };
-    this.uploads = [...this.uploads, u];
-    const update = (patch: Partial<Upload>): void => {
-      this.uploads = this.uploads.map((x) =>
-        x.controller === u.controller ? { ...x, ...patch } : x,
-      );
-    };
+    const t = this.#start('upload', file.name, file.size);
     try {
       await window.wos.files.put(file.name, file, {
-        signal: u.controller.signal,
-        onProgress: (p) => update({ done: p.bytes }),
+        signal: t.signal,
+        onProgress: (p) => t.update({ done: p.bytes }),
       });
-      this.uploads = this.uploads.filter((x) => x.controller !== u.controller);
+      t.finish();
       await this.refresh();
     } catch (e) {
-      update({ error: e instanceof Error ? e.message : String(e) });
+      t.fail(e);
     }
   }
 
+  /** Streams the file in (verified and decrypted stripe by stripe) and saves it. */
   async download(f: FileInfo): Promise<void> {
+    const t = this.#start('download', f.name, f.size);
     try {
-      const blob = await window.wos.files.get(f.id);
-      // The read filled the local cache: show it.
-      void window.wos.files.list().then(
-        (l) => (this.files = l),
-        () => {},
-      );
-      const url = URL.createObjectURL(blob);
+      const stream = await window.wos.files.stream(f.id, { signal: t.signal });
+      const parts: BlobPart[] = [];
+      const reader = stream.getReader();
+      let done = 0;
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        parts.push(r.value as Uint8Array<ArrayBuffer>);
+        done += r.value.length;
+        t.update({ done });
+      }
+      const url = URL.createObjectURL(new Blob(parts, { type: f.type }));
       const a = document.createElement('a');
       a.href = url;
       a.download = f.name;
       a.click();
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      t.finish();
+      // The read filled the local cache: show it.
+      void window.wos.files.list().then(
+        (l) => (this.files = l),
+        () => {},
+      );
     } catch (e) {
-      this.error = e instanceof Error ? e.message : String(e);
+      t.fail(e);
     }
+  }
+
+  /** Closes a failed transfer's row. */
+  dismiss(t: Transfer): void {
+    this.transfers = this.transfers.filter((x) => x !== t && x.controller !== t.controller);
+  }
+
+  #start(kind: Transfer['kind'], name: string, size: number) {
+    const controller = new AbortController();
+    this.transfers = [...this.transfers, { kind, name, size, done: 0, controller }];
+    const update = (patch: Partial<Transfer>): void => {
+      this.transfers = this.transfers.map((x) =>
+        x.controller === controller ? { ...x, ...patch } : x,
+      );
+    };
+    const finish = (): void => {
+      this.transfers = this.transfers.filter((x) => x.controller !== controller);
+    };
+    // Cancelled by the user: the row just goes; anything else stays with its error.
+    const fail = (e: unknown): void => {
+      if (controller.signal.aborted) finish();
+      else update({ error: e instanceof Error ? e.message : String(e) });
+    };
+    return { signal: controller.signal, update, finish, fail };
   }
 
   async remove(f: FileInfo): Promise<void> {

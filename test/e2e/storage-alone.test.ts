@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WosServer } from '../../signaling-server/server.ts';
@@ -17,7 +19,7 @@ describe('a file put with too few peers', () => {
     await server?.close();
   });
 
-  it('waits on the uploader’s store as under-replicated, and spreads out by itself when peers come', async () => {
+  it('waits on the uploader’s store as under-replicated, and spreads out by itself when peers come; the Files view downloads it with progress', async () => {
     const a = await openNode(await browser.newContext(), server.url);
     const size = 5 * 1024 * 1024 + 3;
     const digest = await makeTestFile(a, size, 'ALONE-MARKER');
@@ -49,5 +51,35 @@ describe('a file put with too few peers', () => {
     // Each stripe on 3 distinct stores now, so at least two of them are peers'.
     expect(spread.stores).toBeGreaterThanOrEqual(3);
     expect(peers).toHaveLength(3);
+
+    // The Files view downloads it with progress, byte-identical.
+    await a.getByRole('tab', { name: 'Files' }).click();
+    const row = a.getByRole('row', { name: /alone\.bin/ });
+    // Records the progress bar's values (a fast read may show and drop it within one poll).
+    await a.evaluate(() => {
+      const seen: number[] = [];
+      (window as unknown as { __progress: number[] }).__progress = seen;
+      new MutationObserver(() => {
+        const bar = document.querySelector<HTMLProgressElement>(
+          'progress[aria-label="Downloading alone.bin"]',
+        );
+        if (bar) seen.push(bar.value);
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+    const downloaded = a.waitForEvent('download');
+    await row.getByRole('button', { name: 'Download alone.bin' }).click();
+    const download = await downloaded;
+    const progress = await a.evaluate(
+      () => (window as unknown as { __progress: number[] }).__progress,
+    );
+    expect(progress.length).toBeGreaterThan(0);
+    expect(Math.max(...progress)).toBeGreaterThan(0);
+    expect(download.suggestedFilename()).toBe('alone.bin');
+    const saved = await readFile((await download.path())!);
+    expect(saved.length).toBe(size);
+    expect(createHash('sha256').update(saved).digest('hex')).toBe(digest);
+    await a
+      .getByRole('progressbar', { name: 'Downloading alone.bin' })
+      .waitFor({ state: 'detached' });
   });
 });
