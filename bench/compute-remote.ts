@@ -5,8 +5,10 @@ import {
   pageKernel,
   poolTasks,
   remoteTasks,
+  takeLinkTimes,
   takePoolTimes,
   timePool,
+  traceLink,
 } from './lib/compute-page.ts';
 import type { Harness } from './lib/harness.ts';
 import { openPair } from './lib/pair.ts';
@@ -35,6 +37,10 @@ export interface RemoteRun {
   poolInTaskP50Ms: number;
   /** B's pool alone, each task after 1 ms idle (timer), as between remote tasks. */
   peerPoolIdleP50Ms: number;
+  /** On A's link: the `cx.run` request sent → its reply received. */
+  wireAndPeerP50Ms: number;
+  /** On B's link: the request received → the reply sent (handler, pool, packing). */
+  peerHoldP50Ms: number;
   /** compute p50 / raw p50. */
   ratio: number;
   /** 2 × raw p50 + 0.3 ms, this run. */
@@ -53,6 +59,8 @@ export interface RemoteResult {
   kernelRequest: Stat;
   poolInTask: Stat;
   peerPoolIdle: Stat;
+  wireAndPeer: Stat;
+  peerHold: Stat;
   ratio: Stat;
   /** 2 × raw + 0.3 ms per run, and compute − that (≤ 0 meets the goal). */
   goalMs: Stat;
@@ -78,6 +86,8 @@ export async function runComputeRemoteBench(
   await rawPings(a.page, BLOCK, RAW_BYTES);
   await kernelRequests(a.page, b.id, k, BLOCK);
   await timePool(b.page);
+  await traceLink(a.page, b.id);
+  await traceLink(b.page, a.id);
   const details: RemoteRun[] = [];
   for (let r = 0; r < runs; r++) {
     const compute: number[] = [];
@@ -87,11 +97,15 @@ export async function runComputeRemoteBench(
     const kernelReq: number[] = [];
     const poolInTask: number[] = [];
     const poolIdle: number[] = [];
+    const wire: number[] = [];
+    const hold: number[] = [];
     for (let done = 0; done < trips; done += BLOCK) {
       const n = Math.min(BLOCK, trips - done);
       await takePoolTimes(b.page);
       compute.push(...(await remoteTasks(a.page, k, b.id, n)));
       poolInTask.push(...(await takePoolTimes(b.page)));
+      wire.push(...(await takeLinkTimes(a.page)));
+      hold.push(...(await takeLinkTimes(b.page)));
       kernelReq.push(...(await kernelRequests(a.page, b.id, k, n)));
       raw.push(...(await rawPings(a.page, n, RAW_BYTES)));
       bus.push(...(await busPings(a.page, b.id, n)));
@@ -109,6 +123,8 @@ export async function runComputeRemoteBench(
       kernelRequestP50Ms: median(kernelReq),
       poolInTaskP50Ms: median(poolInTask),
       peerPoolIdleP50Ms: median(poolIdle),
+      wireAndPeerP50Ms: median(wire),
+      peerHoldP50Ms: median(hold),
       ratio: median(compute) / median(raw),
       goalMs: 2 * median(raw) + 0.3,
     };
@@ -117,7 +133,8 @@ export async function runComputeRemoteBench(
       `compute-remote ${r + 1}/${runs}: task p50 ${run.computeP50Ms.toFixed(3)} p99 ${run.computeP99Ms.toFixed(3)} ms; ` +
         `raw p50 ${run.rawP50Ms.toFixed(3)} ms (${run.ratio.toFixed(2)}×, goal ≤ ${run.goalMs.toFixed(3)} ms); ` +
         `bus ping ${run.busP50Ms.toFixed(3)} ms; cx.kernel request ${run.kernelRequestP50Ms.toFixed(3)} ms; ` +
-        `B's pool alone ${run.peerPoolP50Ms.toFixed(3)} ms, after 1 ms idle ${run.peerPoolIdleP50Ms.toFixed(3)} ms, in a remote task ${run.poolInTaskP50Ms.toFixed(3)} ms`,
+        `B's pool alone ${run.peerPoolP50Ms.toFixed(3)} ms, after 1 ms idle ${run.peerPoolIdleP50Ms.toFixed(3)} ms, in a remote task ${run.poolInTaskP50Ms.toFixed(3)} ms; ` +
+        `A's link request → reply ${run.wireAndPeerP50Ms.toFixed(3)} ms, B's link request → reply ${run.peerHoldP50Ms.toFixed(3)} ms`,
     );
   }
   const s = (pick: (r: RemoteRun) => number): Stat => stat('ms', details.map(pick));
@@ -133,6 +150,8 @@ export async function runComputeRemoteBench(
     kernelRequest: s((r) => r.kernelRequestP50Ms),
     poolInTask: s((r) => r.poolInTaskP50Ms),
     peerPoolIdle: s((r) => r.peerPoolIdleP50Ms),
+    wireAndPeer: s((r) => r.wireAndPeerP50Ms),
+    peerHold: s((r) => r.peerHoldP50Ms),
     ratio: stat(
       '×',
       details.map((d) => d.ratio),

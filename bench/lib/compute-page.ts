@@ -185,3 +185,50 @@ export function takePoolTimes(page: Page): Promise<number[]> {
     return (w.__poolTimes ?? []).splice(0);
   });
 }
+
+/**
+ * Records, on this page's link to `peer`, when each `cx.run` request and reply passes (sent
+ * or received), so a remote task splits into the caller's own time, the time on the wire and
+ * at the peer, and the peer's handling time. Read (and reset) with `takeLinkTimes`.
+ */
+export function traceLink(page: Page, peer: string): Promise<void> {
+  return page.evaluate(async (peer) => {
+    const bus = (await window.__wosApp.started).node.bus;
+    const link = bus.link(peer);
+    const w = window as unknown as { __linkTimes?: Record<string, number> };
+    if (!link || w.__linkTimes) return;
+    const times: Record<string, number> = (w.__linkTimes = {});
+    type P = Parameters<typeof link.send>[0];
+    const mark = (p: P, dir: string): void => {
+      if (p.env.t === 'cx.run') times[`${dir}:${p.env.re ?? p.env.id}`] = performance.now();
+    };
+    const send = link.send.bind(link);
+    link.send = (p) => {
+      mark(p, 'out');
+      return send(p);
+    };
+    const on = link.onPacket;
+    link.onPacket = (p) => {
+      mark(p, 'in');
+      on?.(p);
+    };
+  }, peer);
+}
+
+/** Per traced request: (first mark → second mark) in ms, in/out order as this page saw them. */
+export function takeLinkTimes(page: Page): Promise<number[]> {
+  return page.evaluate(() => {
+    const w = window as unknown as { __linkTimes?: Record<string, number> };
+    const t = w.__linkTimes ?? {};
+    const out: number[] = [];
+    for (const key of Object.keys(t)) {
+      if (!key.startsWith('out:')) continue;
+      const id = key.slice(4);
+      const a = t[`out:${id}`]!;
+      const b = t[`in:${id}`];
+      if (b !== undefined) out.push(Math.abs(b - a));
+    }
+    for (const k of Object.keys(t)) delete t[k];
+    return out;
+  });
+}

@@ -134,6 +134,8 @@ export function summarize(r: BenchResult): SummaryRow[] {
         row('compute-remote', "no-op in the peer's own pool", r.peerPool),
         row('compute-remote', "peer's pool, after 1 ms idle", r.peerPoolIdle),
         row('compute-remote', "peer's pool time within a remote task", r.poolInTask),
+        row('compute-remote', "caller's link: request sent → reply received", r.wireAndPeer),
+        row('compute-remote', "peer's link: request received → reply sent", r.peerHold),
         row('compute-remote', "bus request to the peer's cx.kernel handler", r.kernelRequest),
         row('compute-remote', 'remote task RTT p99', r.computeP99),
         row('compute-remote', 'raw RTT p99', r.rawP99),
