@@ -1,7 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler } from 'express';
-import { resolveOptions, type WosServerOptions } from './config.ts';
+import {
+  openAccounts,
+  type AccountMetricsSnapshot,
+  type AccountOptions,
+} from './accounts/accounts.ts';
+import { resolveOptions, type WosServerOptions as BaseOptions } from './config.ts';
 import { MeshDirectory } from './directory.ts';
 import { NotFoundError, ServerError, ShuttingDownError } from './errors.ts';
 import { meshApi } from './mesh-api.ts';
@@ -11,16 +16,23 @@ import { RateLimiter } from './rate-limit.ts';
 import { requestLogger } from './request-log.ts';
 import { staticFiles } from './static-files.ts';
 
-export type { WosServerOptions } from './config.ts';
 export type { MetricsSnapshot } from './metrics.ts';
+export type { AccountOptions, AccountMetricsSnapshot } from './accounts/accounts.ts';
+
+export interface WosServerOptions extends BaseOptions {
+  /** Passphrase sign-in (`/api/account`): database file (`accounts.db`), limits. */
+  accounts?: AccountOptions;
+}
 
 export interface WosServer {
   /** `http://<host>:<port>/` (`localhost` when bound to a wildcard address). */
   url: string;
   port: number;
+  /** The account database file (absolute), or `:memory:`. */
+  accountDb: string;
   /** Stops accepting, closes websockets with 1001 (going away), resolves when all is closed. */
   close(): Promise<void>;
-  metrics(): MetricsSnapshot;
+  metrics(): MetricsSnapshot & { accounts: AccountMetricsSnapshot };
 }
 
 /**
@@ -29,6 +41,10 @@ export interface WosServer {
  */
 export async function createWosServer(options: WosServerOptions = {}): Promise<WosServer> {
   const o = resolveOptions(options);
+  const accounts = await openAccounts(options.accounts, {
+    maxBodyBytes: o.maxBodyBytes,
+    trustProxy: o.trustProxy,
+  });
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', o.trustProxy);
@@ -67,12 +83,13 @@ export async function createWosServer(options: WosServerOptions = {}): Promise<W
   app.get('/metrics', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8');
-    res.end(metrics.render());
+    res.end(metrics.render() + accounts.metrics.render());
   });
   app.get('/config', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
     res.json({ v: 1, iceServers: o.iceServers, peerPath: PEER_PATH, peerKey: PEER_KEY });
   });
+  app.use('/api/account', accounts.router);
   app.use(
     '/api',
     meshApi({
@@ -91,7 +108,10 @@ export async function createWosServer(options: WosServerOptions = {}): Promise<W
   app.use(errorHandler(metrics, o.log));
 
   server.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
-  const sweeper = setInterval(() => apiLimiter.sweep(), 10_000);
+  const sweeper = setInterval(() => {
+    apiLimiter.sweep();
+    accounts.sweep();
+  }, 10_000);
   sweeper.unref();
 
   await new Promise<void>((resolve, reject) => {
@@ -100,6 +120,9 @@ export async function createWosServer(options: WosServerOptions = {}): Promise<W
       server.off('error', reject);
       resolve();
     });
+  }).catch((err: unknown) => {
+    accounts.close();
+    throw err;
   });
   const port = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
@@ -107,7 +130,8 @@ export async function createWosServer(options: WosServerOptions = {}): Promise<W
   return {
     url: `http://${urlHost(o.host)}:${port}/`,
     port,
-    metrics: () => metrics.snapshot(),
+    accountDb: accounts.file,
+    metrics: () => ({ ...metrics.snapshot(), accounts: accounts.metrics.snapshot() }),
     close() {
       closed ??= (async () => {
         closing = true;
@@ -118,6 +142,7 @@ export async function createWosServer(options: WosServerOptions = {}): Promise<W
         const force = setTimeout(() => server.closeAllConnections(), o.shutdownTimeoutMs);
         await serverClosed;
         clearTimeout(force);
+        accounts.close();
       })();
       return closed;
     },

@@ -1,0 +1,123 @@
+import { BadRequestError } from '../errors.ts';
+import { decodeBase64url } from './base64url.ts';
+import { FieldError } from './errors.ts';
+import { parseHandle, type Handle } from './handle.ts';
+import { parseKdf } from './kdf.ts';
+import type { KdfParams } from './options.ts';
+
+/** Byte lengths of the binary fields (all sent as unpadded base64url). */
+export const SIZES = {
+  accountKey: [32, 32],
+  salt: [16, 32],
+  loginKey: [32, 32],
+  sealedSecret: [16, 1024],
+} as const;
+
+/** What a client stores: everything it needs to recover the secret from the passphrase. */
+export interface Credentials {
+  salt: Buffer;
+  kdf: KdfParams;
+  /** Zero it after use (`zero()`). */
+  loginKey: Buffer;
+  sealedSecret: Buffer;
+}
+
+export interface RegisterRequest extends Credentials {
+  handle: Handle;
+  accountKey: Buffer;
+}
+
+export interface LoginRequest {
+  handle: Handle;
+  /** Zero it after use. */
+  loginKey: Buffer;
+}
+
+export interface UpdateRequest extends LoginRequest {
+  next: Credentials;
+}
+
+type Body = Record<string, unknown>;
+
+/** The body must be a JSON object with exactly these fields (`v: 1` is also allowed). */
+function fields(body: unknown, names: readonly string[]): Body {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new BadRequestError(`body must be a JSON object { ${names.join(', ')} }`);
+  const b = body as Body;
+  for (const k of Object.keys(b)) {
+    if (k === 'v') {
+      if (b.v !== 1) throw new FieldError('INVALID_TYPE', 'v', 'must be 1 when given');
+    } else if (!names.includes(k)) {
+      throw new FieldError('UNKNOWN_FIELD', k, `unexpected field; expected ${names.join(', ')}`);
+    }
+  }
+  for (const k of names)
+    if (b[k] === undefined) throw new FieldError('MISSING_FIELD', k, 'is required');
+  return b;
+}
+
+function bytes(b: Body, field: keyof typeof SIZES, name: string = field): Buffer {
+  const [min, max] = SIZES[field];
+  return decodeBase64url(name, b[name], min, max);
+}
+
+/** Runs `parse` and zeroes the buffers `made` collected if it throws. */
+function parsing<T>(parse: (made: Buffer[]) => T): T {
+  const made: Buffer[] = [];
+  try {
+    return parse(made);
+  } catch (err) {
+    zero(...made);
+    throw err;
+  }
+}
+
+export function zero(...buffers: (Buffer | undefined)[]): void {
+  for (const b of buffers) b?.fill(0);
+}
+
+export function parseRegister(body: unknown): RegisterRequest {
+  const b = fields(body, ['handle', 'accountKey', 'salt', 'kdf', 'loginKey', 'sealedSecret']);
+  return parsing((made) => {
+    const handle = parseHandle(b.handle);
+    const accountKey = bytes(b, 'accountKey');
+    const salt = bytes(b, 'salt');
+    const kdf = parseKdf(b.kdf);
+    const loginKey = bytes(b, 'loginKey');
+    made.push(loginKey);
+    const sealedSecret = bytes(b, 'sealedSecret');
+    return { handle, accountKey, salt, kdf, loginKey, sealedSecret };
+  });
+}
+
+export function parseParams(body: unknown): { handle: Handle } {
+  const b = fields(body, ['handle']);
+  return { handle: parseHandle(b.handle) };
+}
+
+export function parseLogin(body: unknown): LoginRequest {
+  const b = fields(body, ['handle', 'loginKey']);
+  return parsing(() => ({ handle: parseHandle(b.handle), loginKey: bytes(b, 'loginKey') }));
+}
+
+export function parseUpdate(body: unknown): UpdateRequest {
+  const b = fields(body, [
+    'handle',
+    'loginKey',
+    'newSalt',
+    'newKdf',
+    'newLoginKey',
+    'newSealedSecret',
+  ]);
+  return parsing((made) => {
+    const handle = parseHandle(b.handle);
+    const loginKey = bytes(b, 'loginKey');
+    made.push(loginKey);
+    const salt = bytes(b, 'salt', 'newSalt');
+    const kdf = parseKdf(b.newKdf, 'newKdf');
+    const newLoginKey = bytes(b, 'loginKey', 'newLoginKey');
+    made.push(newLoginKey);
+    const sealedSecret = bytes(b, 'sealedSecret', 'newSealedSecret');
+    return { handle, loginKey, next: { salt, kdf, loginKey: newLoginKey, sealedSecret } };
+  });
+}

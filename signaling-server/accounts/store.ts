@@ -1,0 +1,215 @@
+import { randomBytes } from 'node:crypto';
+import type { SqlValue } from 'sql.js';
+import { type Row, SqliteFile } from './database.ts';
+import { AccountKeyTakenError, DatabaseOpenError, HandleTakenError } from './errors.ts';
+import type { KdfParams } from './options.ts';
+import type { Verifier } from './verifier.ts';
+
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+  handle_key TEXT PRIMARY KEY,          -- NFKC + lowercase handle
+  handle TEXT NOT NULL,                 -- as registered
+  account_key BLOB NOT NULL UNIQUE,     -- Ed25519 public key
+  salt BLOB NOT NULL,                   -- the client's scrypt salt
+  kdf TEXT NOT NULL,                    -- the client's scrypt parameters (JSON, verbatim)
+  sealed_secret BLOB NOT NULL,          -- account secret sealed under the passphrase (opaque)
+  verifier_salt BLOB NOT NULL,          -- per-record random HMAC key
+  verifier BLOB NOT NULL,               -- HMAC-SHA-256(verifier_salt, login key)
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_failures (
+  handle_key TEXT PRIMARY KEY,          -- known or unknown handle, treated alike
+  window_start INTEGER NOT NULL,
+  count INTEGER NOT NULL
+);
+`;
+
+export interface AccountRecord {
+  handleKey: string;
+  handle: string;
+  accountKey: Uint8Array;
+  salt: Uint8Array;
+  kdf: KdfParams;
+  sealedSecret: Uint8Array;
+  verifier: Verifier;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NewCredentials {
+  salt: Uint8Array;
+  kdf: KdfParams;
+  sealedSecret: Uint8Array;
+  verifier: Verifier;
+}
+
+export interface FailureWindow {
+  windowStart: number;
+  count: number;
+}
+
+/**
+ * The account tables of the server's database. Never holds a login key: only its verifier.
+ * Every mutating method is one transaction followed by an atomic file write.
+ */
+export class AccountStore {
+  private accountCount: number;
+
+  private constructor(private readonly db: SqliteFile) {
+    const version = Number(db.get('PRAGMA user_version')?.user_version ?? 0);
+    if (version > SCHEMA_VERSION)
+      throw new Error(`schema version ${version} is newer than this server (${SCHEMA_VERSION})`);
+    db.exec(`${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION};`);
+    this.accountCount = Number(db.get('SELECT count(*) AS n FROM accounts')?.n ?? 0);
+  }
+
+  static async open(file: string): Promise<AccountStore> {
+    const db = await SqliteFile.open(file);
+    try {
+      return new AccountStore(db);
+    } catch (err) {
+      db.close();
+      throw new DatabaseOpenError(file, err);
+    }
+  }
+
+  get file(): string {
+    return this.db.file;
+  }
+
+  /** Accounts stored (kept in memory; the `/metrics` gauge). */
+  get count(): number {
+    return this.accountCount;
+  }
+
+  get(handleKey: string): AccountRecord | undefined {
+    const r = this.db.get('SELECT * FROM accounts WHERE handle_key = ?', [handleKey]);
+    return r && toRecord(r);
+  }
+
+  insert(a: AccountRecord): void {
+    this.db.change((run) => {
+      if (this.db.get('SELECT 1 FROM accounts WHERE handle_key = ?', [a.handleKey]))
+        throw new HandleTakenError();
+      if (this.db.get('SELECT 1 FROM accounts WHERE account_key = ?', [a.accountKey]))
+        throw new AccountKeyTakenError();
+      run(
+        `INSERT INTO accounts (handle_key, handle, account_key, salt, kdf, sealed_secret,
+           verifier_salt, verifier, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+        [
+          a.handleKey,
+          a.handle,
+          a.accountKey,
+          a.salt,
+          JSON.stringify(a.kdf),
+          a.sealedSecret,
+          a.verifier.salt,
+          a.verifier.hash,
+          a.createdAt,
+          a.updatedAt,
+        ],
+      );
+      run('DELETE FROM login_failures WHERE handle_key = ?', [a.handleKey]);
+    });
+    this.accountCount++;
+  }
+
+  /** Replaces the credentials (passphrase change); clears the handle's failures. */
+  replaceCredentials(handleKey: string, c: NewCredentials, now: number): boolean {
+    return this.db.change((run) => {
+      const n = run(
+        `UPDATE accounts SET salt = ?, kdf = ?, sealed_secret = ?, verifier_salt = ?,
+           verifier = ?, updated_at = ? WHERE handle_key = ?`,
+        [
+          c.salt,
+          JSON.stringify(c.kdf),
+          c.sealedSecret,
+          c.verifier.salt,
+          c.verifier.hash,
+          now,
+          handleKey,
+        ],
+      );
+      run('DELETE FROM login_failures WHERE handle_key = ?', [handleKey]);
+      return n > 0;
+    });
+  }
+
+  delete(handleKey: string): boolean {
+    const deleted = this.db.change((run) => {
+      run('DELETE FROM login_failures WHERE handle_key = ?', [handleKey]);
+      return run('DELETE FROM accounts WHERE handle_key = ?', [handleKey]) > 0;
+    });
+    if (deleted) this.accountCount--;
+    return deleted;
+  }
+
+  /** The current failure window of a handle (known or not), if any. */
+  failures(handleKey: string): FailureWindow | undefined {
+    const r = this.db.get('SELECT window_start, count FROM login_failures WHERE handle_key = ?', [
+      handleKey,
+    ]);
+    return r && { windowStart: Number(r.window_start), count: Number(r.count) };
+  }
+
+  /**
+   * Counts one failed login: starts a new window at `now` if the last one began `windowMs` or
+   * more ago. Expired windows of other handles are dropped on the way.
+   */
+  recordFailure(handleKey: string, now: number, windowMs: number): FailureWindow {
+    return this.db.change((run) => {
+      run('DELETE FROM login_failures WHERE window_start <= ?', [now - windowMs]);
+      run(
+        `INSERT INTO login_failures (handle_key, window_start, count) VALUES (?, ?, 1)
+         ON CONFLICT(handle_key) DO UPDATE SET count = count + 1`,
+        [handleKey, now],
+      );
+      return this.failures(handleKey)!;
+    });
+  }
+
+  clearFailures(handleKey: string): void {
+    if (!this.failures(handleKey)) return;
+    this.db.change((run) => run('DELETE FROM login_failures WHERE handle_key = ?', [handleKey]));
+  }
+
+  /** A random 32-byte server secret kept in the database (created on first use). */
+  secret(name: string): Buffer {
+    const key = `secret:${name}`;
+    const r = this.db.get('SELECT value FROM meta WHERE key = ?', [key]);
+    if (r?.value instanceof Uint8Array) return Buffer.from(r.value);
+    const value = randomBytes(32);
+    this.db.change((run) => run('INSERT INTO meta (key, value) VALUES (?, ?)', [key, value]));
+    return value;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function blob(v: SqlValue | undefined): Uint8Array {
+  if (!(v instanceof Uint8Array)) throw new Error('account database: expected a BLOB column');
+  return v;
+}
+
+function toRecord(r: Row): AccountRecord {
+  return {
+    handleKey: String(r.handle_key),
+    handle: String(r.handle),
+    accountKey: blob(r.account_key),
+    salt: blob(r.salt),
+    kdf: JSON.parse(String(r.kdf)) as KdfParams,
+    sealedSecret: blob(r.sealed_secret),
+    verifier: { salt: Buffer.from(blob(r.verifier_salt)), hash: Buffer.from(blob(r.verifier)) },
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
