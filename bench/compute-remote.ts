@@ -37,6 +37,8 @@ export interface RemoteRun {
   poolInTaskP50Ms: number;
   /** B's pool alone, each task after 1 ms idle (timer), as between remote tasks. */
   peerPoolIdleP50Ms: number;
+  /** Raw channel echo that B sends only after a no-op in its pool: a remote task's floor. */
+  rawViaPoolP50Ms: number;
   /** On A's link: the `cx.run` request sent → its reply received. */
   wireAndPeerP50Ms: number;
   /** On B's link: the request received → the reply sent (handler, pool, packing). */
@@ -59,6 +61,7 @@ export interface RemoteResult {
   kernelRequest: Stat;
   poolInTask: Stat;
   peerPoolIdle: Stat;
+  rawViaPool: Stat;
   wireAndPeer: Stat;
   peerHold: Stat;
   ratio: Stat;
@@ -85,6 +88,7 @@ export async function runComputeRemoteBench(
   await busPings(a.page, b.id, BLOCK);
   await rawPings(a.page, BLOCK, RAW_BYTES);
   await kernelRequests(a.page, b.id, k, BLOCK);
+  await rawPings(a.page, BLOCK, RAW_BYTES, false, k);
   await timePool(b.page);
   await traceLink(a.page, b.id);
   await traceLink(b.page, a.id);
@@ -97,6 +101,7 @@ export async function runComputeRemoteBench(
     const kernelReq: number[] = [];
     const poolInTask: number[] = [];
     const poolIdle: number[] = [];
+    const viaPool: number[] = [];
     const wire: number[] = [];
     const hold: number[] = [];
     for (let done = 0; done < trips; done += BLOCK) {
@@ -108,6 +113,7 @@ export async function runComputeRemoteBench(
       hold.push(...(await takeLinkTimes(b.page)));
       kernelReq.push(...(await kernelRequests(a.page, b.id, k, n)));
       raw.push(...(await rawPings(a.page, n, RAW_BYTES)));
+      viaPool.push(...(await rawPings(a.page, n, RAW_BYTES, false, k)));
       bus.push(...(await busPings(a.page, b.id, n)));
       peerPool.push(...(await poolTasks(b.page, k, n)));
       poolIdle.push(...(await poolTasks(b.page, k, n, 1)));
@@ -123,6 +129,7 @@ export async function runComputeRemoteBench(
       kernelRequestP50Ms: median(kernelReq),
       poolInTaskP50Ms: median(poolInTask),
       peerPoolIdleP50Ms: median(poolIdle),
+      rawViaPoolP50Ms: median(viaPool),
       wireAndPeerP50Ms: median(wire),
       peerHoldP50Ms: median(hold),
       ratio: median(compute) / median(raw),
@@ -133,7 +140,7 @@ export async function runComputeRemoteBench(
       `compute-remote ${r + 1}/${runs}: task p50 ${run.computeP50Ms.toFixed(3)} p99 ${run.computeP99Ms.toFixed(3)} ms; ` +
         `raw p50 ${run.rawP50Ms.toFixed(3)} ms (${run.ratio.toFixed(2)}×, goal ≤ ${run.goalMs.toFixed(3)} ms); ` +
         `bus ping ${run.busP50Ms.toFixed(3)} ms; cx.kernel request ${run.kernelRequestP50Ms.toFixed(3)} ms; ` +
-        `B's pool alone ${run.peerPoolP50Ms.toFixed(3)} ms, after 1 ms idle ${run.peerPoolIdleP50Ms.toFixed(3)} ms, in a remote task ${run.poolInTaskP50Ms.toFixed(3)} ms; ` +
+        `raw echo after B's pool ${run.rawViaPoolP50Ms.toFixed(3)} ms; B's pool alone ${run.peerPoolP50Ms.toFixed(3)} ms, after 1 ms idle ${run.peerPoolIdleP50Ms.toFixed(3)} ms, in a remote task ${run.poolInTaskP50Ms.toFixed(3)} ms; ` +
         `A's link request → reply ${run.wireAndPeerP50Ms.toFixed(3)} ms, B's link request → reply ${run.peerHoldP50Ms.toFixed(3)} ms`,
     );
   }
@@ -150,6 +157,7 @@ export async function runComputeRemoteBench(
     kernelRequest: s((r) => r.kernelRequestP50Ms),
     poolInTask: s((r) => r.poolInTaskP50Ms),
     peerPoolIdle: s((r) => r.peerPoolIdleP50Ms),
+    rawViaPool: s((r) => r.rawViaPoolP50Ms),
     wireAndPeer: s((r) => r.wireAndPeerP50Ms),
     peerHold: s((r) => r.peerHoldP50Ms),
     ratio: stat(

@@ -23,6 +23,8 @@ interface RawEnd {
   onDone: (() => void) | undefined;
   /** Echo with emulated wire work (see above). */
   emulate: boolean;
+  /** Echo only after running this kernel in the page's sandbox pool (a remote task's floor). */
+  viaPool?: { id: string; spec: { kind: 'js'; source: string } } | undefined;
   lastReply: ArrayBuffer | undefined;
   encode(env: unknown): Uint8Array<ArrayBuffer>;
   decode(frame: ArrayBuffer): unknown;
@@ -103,6 +105,8 @@ function installRawEnd(): void {
       if (typeof data === 'string') {
         if (data === 'done') end.onDone?.();
         else if (data.startsWith('emulate:')) end.emulate = data === 'emulate:1';
+        else if (data.startsWith('via-pool:'))
+          end.viaPool = JSON.parse(data.slice(9) || 'null') ?? undefined;
         else if (data.startsWith('sink:')) {
           end.sinkExpect = Number(data.slice(5));
           end.sinkGot = 0;
@@ -119,6 +123,13 @@ function installRawEnd(): void {
           end.sinkExpect = 0;
           dc.send('done');
         }
+        return;
+      }
+      const pool = end.viaPool;
+      if (pool) {
+        void window.__wosApp.started
+          .then((rt) => rt.executors.pool.run(pool, 0, { timeoutMs: 10_000 }))
+          .then(() => dc.send(data));
         return;
       }
       if (!end.emulate) return dc.send(data);
@@ -161,15 +172,23 @@ export async function connectRawPair(a: Page, b: Page): Promise<void> {
 
 /**
  * `n` sequential pings of `size` bytes from `a` over the raw channel; RTTs in ms. With
- * `emulate`, both ends do the bus's wire work instead (envelopes instead of `size` bytes).
+ * `emulate`, both ends do the bus's wire work instead (envelopes instead of `size` bytes). With
+ * `viaPool`, the far end echoes only after running that kernel in its own sandbox pool.
  */
-export function rawPings(a: Page, n: number, size: number, emulate = false): Promise<number[]> {
+export function rawPings(
+  a: Page,
+  n: number,
+  size: number,
+  emulate = false,
+  viaPool?: { id: string; spec: unknown },
+): Promise<number[]> {
   return a.evaluate(
-    async ({ n, size, emulate }) => {
+    async ({ n, size, emulate, viaPool }) => {
       const end = window.__raw;
       const dc = end.dc;
       if (!dc) throw new Error('raw channel not connected');
       dc.send(`emulate:${emulate ? 1 : 0}`);
+      dc.send(`via-pool:${viaPool ? JSON.stringify(viaPool) : ''}`);
       const buf = new Uint8Array(size);
       const self = 'abcdefghijklmnop-abcdefgh';
       const peer = 'qrstuvwxyzabcdef-ijklmnop';
@@ -194,7 +213,7 @@ export function rawPings(a: Page, n: number, size: number, emulate = false): Pro
       end.onReply = undefined;
       return out;
     },
-    { n, size, emulate },
+    { n, size, emulate, viaPool },
   );
 }
 

@@ -131,6 +131,11 @@ export function summarize(r: BenchResult): SummaryRow[] {
         row('compute-remote', 'task / raw RTT', r.ratio),
         row('compute-remote', 'raw data-channel RTT p50', r.raw),
         row('compute-remote', 'bus ping RTT p50', r.bus),
+        row(
+          'compute-remote',
+          "raw echo sent after a no-op in the peer's pool (floor)",
+          r.rawViaPool,
+        ),
         row('compute-remote', "no-op in the peer's own pool", r.peerPool),
         row('compute-remote', "peer's pool, after 1 ms idle", r.peerPoolIdle),
         row('compute-remote', "peer's pool time within a remote task", r.poolInTask),
