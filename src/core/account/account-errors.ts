@@ -98,3 +98,11 @@ export class ShareLinkError extends WosError {
     super(code, message);
   }
 }
+
+/** A secret wrapped at rest on this device does not open. */
+export class DeviceWrapError extends WosError {
+  declare readonly code: 'DEVICE_WRAP_UNOPENABLE';
+  constructor(message: string) {
+    super('DEVICE_WRAP_UNOPENABLE', message);
+  }
+}

@@ -1,5 +1,7 @@
 import { concatBytes, fromBase64Url, toBase64Url } from '../bytes.ts';
 import { ArgumentError } from '../errors.ts';
+import { verifySignature } from '../identity.ts';
+import type { VerifyFn } from '../storage/owner.ts';
 
 /**
  * Ed25519 (RFC 8032) through WebCrypto (Node ≥ 20, Chromium ≥ 137): a 32-byte seed is imported
@@ -87,4 +89,16 @@ export async function ed25519Verify(
   } catch {
     return false;
   }
+}
+
+/**
+ * A storage `VerifyFn` (storage/owner.ts) that accepts both owner kinds: a 32-byte key is an
+ * account (Ed25519), a 65-byte key a device (ECDSA P-256). Pass it as `verify` to the storage
+ * service once files are owned by accounts.
+ */
+export function ownerVerifier(subtle: SubtleCrypto): VerifyFn {
+  return (pub, data, sig) =>
+    pub.length === ED25519_PUBLIC_BYTES
+      ? ed25519Verify(subtle, pub, data, sig)
+      : verifySignature(subtle, pub, data, sig);
 }
