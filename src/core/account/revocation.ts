@@ -92,7 +92,10 @@ export function emptyRevocations(account: AccountSigner): Promise<RevocationList
   });
 }
 
-/** The next list: `devices` added (already revoked ones kept), version + 1, epoch + 1. */
+/**
+ * The next list: `devices` added (already revoked ones keep their time), version + 1 and
+ * epoch + 1; `current` itself when every device in `devices` is already revoked.
+ */
 export function revokeDevices(
   account: AccountSigner,
   current: RevocationList,
@@ -103,14 +106,15 @@ export function revokeDevices(
     throw new ArgumentError('the current revocation list belongs to another account');
   }
   const byId = new Map(current.revoked.map((e) => [e.device, e]));
-  for (const d of devices) if (!byId.has(d)) byId.set(d, { device: d, at });
+  const fresh = devices.filter((d) => !byId.has(d));
+  if (fresh.length === 0) return Promise.resolve(current); // nothing new: no new version or epoch
+  for (const d of fresh) byId.set(d, { device: d, at });
   const revoked = [...byId.values()].sort((a, b) => (a.device < b.device ? -1 : 1));
-  const body = { ...current, version: current.version + 1, epoch: current.epoch + 1, revoked };
   const parsed = v.safeParse(BodySchema, {
-    v: body.v,
-    account: body.account,
-    version: body.version,
-    epoch: body.epoch,
+    v: current.v,
+    account: current.account,
+    version: current.version + 1,
+    epoch: current.epoch + 1,
     revoked,
   });
   if (!parsed.success) throw new ArgumentError(`bad revocation: ${describeIssues(parsed.issues)}`);
