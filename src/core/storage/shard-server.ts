@@ -31,6 +31,8 @@ export class ShardServer {
   readonly #subtle: SubtleCrypto;
   readonly #staging: ShardStaging;
   readonly #recent = new Map<string, { file: string; bytes: Uint8Array; at: number }>();
+  /** Store reads in progress: the pieces a reader asks for at once share one read. */
+  readonly #reading = new Map<string, { file: string; read: Promise<Uint8Array | undefined> }>();
   readonly stats = { stored: 0, served: 0, rejected: 0 };
 
   constructor(
@@ -122,6 +124,7 @@ export class ShardServer {
   /** Drops a file's shards from the read cache (after they changed). */
   forget(file: string): void {
     for (const [k, r] of this.#recent) if (r.file === file) this.#recent.delete(k);
+    for (const [k, r] of this.#reading) if (r.file === file) this.#reading.delete(k);
   }
 
   async #read(key: ShardKey): Promise<Uint8Array> {
@@ -130,7 +133,17 @@ export class ShardServer {
     const k = shardKeyString(key);
     const hit = this.#recent.get(k);
     if (hit) return hit.bytes;
-    const bytes = await this.#store.get(key);
+    let pending = this.#reading.get(k);
+    if (!pending) {
+      const read = this.#store.get(key);
+      pending = { file: key.file, read };
+      this.#reading.set(k, pending);
+      const done = (): void => {
+        if (this.#reading.get(k)?.read === read) this.#reading.delete(k);
+      };
+      read.then(done, done);
+    }
+    const bytes = await pending.read;
     if (!bytes) throw new ShardNotFoundError(describeShard(key));
     this.#recent.set(k, { file: key.file, bytes, at: now });
     if (this.#recent.size > RECENT_SHARDS) this.#recent.delete(this.#recent.keys().next().value!);
