@@ -21,8 +21,8 @@ import { hkdfAesKey, hkdfBytes, importHkdfKey } from './kdf.ts';
  *
  * Default parameters N = 2^16, r = 8, p = 1 (64 MiB; on the 2-core test machine under load
  * 0.38–0.72 s in Chromium 150 and 0.43–0.51 s in Node 20; N = 2^17 took up to 1.35 s). A
- * client refuses parameters below N·r·p = 2^15·8 — a hostile server could otherwise ask for a cheap derivation and brute-force
- * the passphrase from the login key — and above 256 MiB of memory.
+ * client refuses parameters below N·r·p = 2^15·8 — a hostile server could otherwise ask for a
+ * cheap derivation and brute-force the passphrase from the login key — and above 256 MiB.
  */
 export interface ScryptParams {
   readonly N: number;
