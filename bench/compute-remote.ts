@@ -1,9 +1,12 @@
 import { busPings } from './lib/bus-page.ts';
 import {
+  installPoolEcho,
   kernelRequests,
   NOOP_SOURCE,
   pageKernel,
+  poolEchoRequests,
   poolTasks,
+  runRequests,
   remoteTasks,
   takeLinkTimes,
   takePoolTimes,
@@ -39,6 +42,10 @@ export interface RemoteRun {
   peerPoolIdleP50Ms: number;
   /** Raw channel echo that B sends only after a no-op in its pool: a remote task's floor. */
   rawViaPoolP50Ms: number;
+  /** A bus request whose handler on B answers after a no-op in B's pool (no compute layer). */
+  busViaPoolP50Ms: number;
+  /** The same `cx.run` request sent by `bus.request` itself (no dispatcher on A). */
+  runRequestP50Ms: number;
   /** On A's link: the `cx.run` request sent → its reply received. */
   wireAndPeerP50Ms: number;
   /** On B's link: the request received → the reply sent (handler, pool, packing). */
@@ -62,6 +69,8 @@ export interface RemoteResult {
   poolInTask: Stat;
   peerPoolIdle: Stat;
   rawViaPool: Stat;
+  busViaPool: Stat;
+  runRequest: Stat;
   wireAndPeer: Stat;
   peerHold: Stat;
   ratio: Stat;
@@ -89,6 +98,8 @@ export async function runComputeRemoteBench(
   await rawPings(a.page, BLOCK, RAW_BYTES);
   await kernelRequests(a.page, b.id, k, BLOCK);
   await rawPings(a.page, BLOCK, RAW_BYTES, false, k);
+  await installPoolEcho(b.page, k);
+  await poolEchoRequests(a.page, b.id, BLOCK);
   await timePool(b.page);
   await traceLink(a.page, b.id);
   await traceLink(b.page, a.id);
@@ -102,6 +113,8 @@ export async function runComputeRemoteBench(
     const poolInTask: number[] = [];
     const poolIdle: number[] = [];
     const viaPool: number[] = [];
+    const busViaPool: number[] = [];
+    const runReq: number[] = [];
     const wire: number[] = [];
     const hold: number[] = [];
     for (let done = 0; done < trips; done += BLOCK) {
@@ -114,6 +127,10 @@ export async function runComputeRemoteBench(
       kernelReq.push(...(await kernelRequests(a.page, b.id, k, n)));
       raw.push(...(await rawPings(a.page, n, RAW_BYTES)));
       viaPool.push(...(await rawPings(a.page, n, RAW_BYTES, false, k)));
+      busViaPool.push(...(await poolEchoRequests(a.page, b.id, n)));
+      runReq.push(...(await runRequests(a.page, b.id, k, n)));
+      await takePoolTimes(b.page);
+      await Promise.all([takeLinkTimes(a.page), takeLinkTimes(b.page)]);
       bus.push(...(await busPings(a.page, b.id, n)));
       peerPool.push(...(await poolTasks(b.page, k, n)));
       poolIdle.push(...(await poolTasks(b.page, k, n, 1)));
@@ -130,6 +147,8 @@ export async function runComputeRemoteBench(
       poolInTaskP50Ms: median(poolInTask),
       peerPoolIdleP50Ms: median(poolIdle),
       rawViaPoolP50Ms: median(viaPool),
+      busViaPoolP50Ms: median(busViaPool),
+      runRequestP50Ms: median(runReq),
       wireAndPeerP50Ms: median(wire),
       peerHoldP50Ms: median(hold),
       ratio: median(compute) / median(raw),
@@ -140,7 +159,7 @@ export async function runComputeRemoteBench(
       `compute-remote ${r + 1}/${runs}: task p50 ${run.computeP50Ms.toFixed(3)} p99 ${run.computeP99Ms.toFixed(3)} ms; ` +
         `raw p50 ${run.rawP50Ms.toFixed(3)} ms (${run.ratio.toFixed(2)}×, goal ≤ ${run.goalMs.toFixed(3)} ms); ` +
         `bus ping ${run.busP50Ms.toFixed(3)} ms; cx.kernel request ${run.kernelRequestP50Ms.toFixed(3)} ms; ` +
-        `raw echo after B's pool ${run.rawViaPoolP50Ms.toFixed(3)} ms; B's pool alone ${run.peerPoolP50Ms.toFixed(3)} ms, after 1 ms idle ${run.peerPoolIdleP50Ms.toFixed(3)} ms, in a remote task ${run.poolInTaskP50Ms.toFixed(3)} ms; ` +
+        `raw echo after B's pool ${run.rawViaPoolP50Ms.toFixed(3)} ms, bus request answered after B's pool ${run.busViaPoolP50Ms.toFixed(3)} ms, cx.run by bus.request ${run.runRequestP50Ms.toFixed(3)} ms; B's pool alone ${run.peerPoolP50Ms.toFixed(3)} ms, after 1 ms idle ${run.peerPoolIdleP50Ms.toFixed(3)} ms, in a remote task ${run.poolInTaskP50Ms.toFixed(3)} ms; ` +
         `A's link request → reply ${run.wireAndPeerP50Ms.toFixed(3)} ms, B's link request → reply ${run.peerHoldP50Ms.toFixed(3)} ms`,
     );
   }
@@ -158,6 +177,8 @@ export async function runComputeRemoteBench(
     poolInTask: s((r) => r.poolInTaskP50Ms),
     peerPoolIdle: s((r) => r.peerPoolIdleP50Ms),
     rawViaPool: s((r) => r.rawViaPoolP50Ms),
+    busViaPool: s((r) => r.busViaPoolP50Ms),
+    runRequest: s((r) => r.runRequestP50Ms),
     wireAndPeer: s((r) => r.wireAndPeerP50Ms),
     peerHold: s((r) => r.peerHoldP50Ms),
     ratio: stat(

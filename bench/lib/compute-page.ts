@@ -232,3 +232,65 @@ export function takeLinkTimes(page: Page): Promise<number[]> {
     return out;
   });
 }
+
+/**
+ * Registers `bench.pool` on this page's bus: a handler that answers `{}` after running `k` in
+ * its own sandbox pool (no compute layer, no kernel lookup, no packing). Accepts any body.
+ */
+export function installPoolEcho(page: Page, k: Kernel): Promise<void> {
+  return page.evaluate(async (k) => {
+    const rt = await window.__wosApp.started;
+    const w = window as unknown as { __poolEcho?: boolean };
+    if (w.__poolEcho) return;
+    w.__poolEcho = true;
+    // A minimal valibot-compatible schema that accepts anything (the page has no valibot).
+    const anything = {
+      kind: 'schema',
+      type: 'unknown',
+      async: false,
+      '~run': (dataset: { typed?: boolean }) => ((dataset.typed = true), dataset),
+    } as unknown as Parameters<typeof rt.node.bus.handle>[1];
+    rt.node.bus.handle('bench.pool', anything, async () => {
+      await rt.executors.pool.run(k, 0, { timeoutMs: 10_000 });
+      return {};
+    });
+  }, k);
+}
+
+/** `n` sequential bus requests to `peer`'s `bench.pool` handler; round trips in ms. */
+export function poolEchoRequests(page: Page, peer: string, n: number): Promise<number[]> {
+  return page.evaluate(
+    async ({ peer, n }) => {
+      const node = (await window.__wosApp.started).node;
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        await node.bus.request(peer, 'bench.pool', {}, { timeoutMs: 2000 });
+        out.push(performance.now() - t);
+      }
+      return out;
+    },
+    { peer, n },
+  );
+}
+
+/**
+ * `n` sequential `cx.run` requests for kernel `k` (which `peer` knows) sent by `bus.request`
+ * itself, one no-op item each: a remote task without the dispatcher; round trips in ms.
+ */
+export function runRequests(page: Page, peer: string, k: Kernel, n: number): Promise<number[]> {
+  return page.evaluate(
+    async ({ peer, id, n }) => {
+      const node = (await window.__wosApp.started).node;
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        const body = { k: id, timeoutMs: 10_000, items: [i] };
+        await node.bus.request(peer, 'cx.run', body, { timeoutMs: 20_000 });
+        out.push(performance.now() - t);
+      }
+      return out;
+    },
+    { peer, id: k.id, n },
+  );
+}

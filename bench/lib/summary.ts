@@ -136,6 +136,16 @@ export function summarize(r: BenchResult): SummaryRow[] {
           "raw echo sent after a no-op in the peer's pool (floor)",
           r.rawViaPool,
         ),
+        row(
+          'compute-remote',
+          "bus request answered after a no-op in the peer's pool",
+          r.busViaPool,
+        ),
+        row(
+          'compute-remote',
+          'the same cx.run request by bus.request (no dispatcher)',
+          r.runRequest,
+        ),
         row('compute-remote', "no-op in the peer's own pool", r.peerPool),
         row('compute-remote', "peer's pool, after 1 ms idle", r.peerPoolIdle),
         row('compute-remote', "peer's pool time within a remote task", r.poolInTask),
