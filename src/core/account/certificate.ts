@@ -105,7 +105,8 @@ export function parseCertificate(x: unknown): Certificate {
   if (ver !== undefined && ver !== CERT_VERSION) {
     throw new CertificateError(
       'CERT_VERSION',
-      `device certificate version ${String(ver)} is not supported (expected ${CERT_VERSION}); update WOS on this device`,
+      `device certificate version ${String(ver)} is not supported (expected ${CERT_VERSION}); ` +
+        'update WOS on this device',
     );
   }
   const r = v.safeParse(CertificateSchema, x);
@@ -159,7 +160,8 @@ export async function verifyCertificate(
   if (revocations && isRevoked(revocations, c.device.id)) {
     throw new CertificateError(
       'CERT_REVOKED',
-      `device ${c.device.id} (${c.name}) was revoked; it can only come back as a new device (new device key) approved on an enrolled device`,
+      `device ${c.device.id} (${c.name}) was revoked; it can only come back as a new device ` +
+        '(new device key) approved on an enrolled device',
     );
   }
   return c;

@@ -201,7 +201,8 @@ export async function openEpochGrant(
   } catch {
     throw new EpochKeyError(
       'EPOCH_GRANT_UNOPENABLE',
-      `epoch ${g.epoch} grant does not open with this device's box key (sealed to another key, or damaged); ask an enrolled device to grant it again`,
+      `epoch ${g.epoch} grant does not open with this device's box key (sealed to another ` +
+        'key, or damaged); ask an enrolled device to grant it again',
     );
   }
 }

@@ -192,7 +192,9 @@ export async function mergeRevocations(
   if (dropped || next.epoch < current.epoch) {
     throw new RevocationError(
       'REVOCATION_ROLLBACK',
-      `revocation list version ${next.version} ${dropped ? `un-revokes device ${dropped.device}` : 'lowers the storage epoch'}; revocations are permanent, the list is ignored`,
+      `revocation list version ${next.version} ` +
+        (dropped ? `un-revokes device ${dropped.device}` : 'lowers the storage epoch') +
+        '; revocations are permanent, the list is ignored',
     );
   }
   return { list: next, changed: true, conflict: false };
