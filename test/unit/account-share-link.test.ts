@@ -131,7 +131,14 @@ describe('share links', () => {
     const flags = b.slice();
     flags[1] = 0x05;
     expect(await codeOf(decodeShareLink(subtle, toBase64Url(flags)))).toBe('SHARE_LINK_MALFORMED');
-    for (const bad of [`${LINK.slice(0, 50)}+${LINK.slice(51)}`, `${LINK}=`, 'ab cd', '#/s/!!']) {
+    for (const bad of [
+      `${LINK.slice(0, 50)}+${LINK.slice(51)}`,
+      `${LINK}=`,
+      `${LINK}A`,
+      `${LINK}AA`,
+      'ab cd',
+      '#/s/!!',
+    ]) {
       expect(await codeOf(decodeShareLink(subtle, bad))).toBe('SHARE_LINK_MALFORMED');
     }
   });

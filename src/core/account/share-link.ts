@@ -187,6 +187,9 @@ export async function decodeShareLink(
   const hasMesh = (flags & FLAG_MESH) !== 0;
   const hasExpiry = (flags & FLAG_EXPIRY) !== 0;
   const length = HEAD + (hasMesh ? KEY_BYTES : 0) + (hasExpiry ? 4 : 0) + CHECK_BYTES;
+  if (code.length % 4 === 1 && bytes.length >= length) {
+    fail('SHARE_LINK_MALFORMED', 'it has a character too many at the end');
+  }
   if (code.length % 4 === 1 || bytes.length < length) {
     fail('SHARE_LINK_TRUNCATED', `it has ${bytes.length} of its ${length} bytes`);
   }
