@@ -48,6 +48,8 @@ describe('handles', () => {
     expect(normalizeHandleName('Jose\u0301')).toBe('jos\u00e9'); // NFD → NFC
     expect(normalizeHandleName('ÉMILIE')).toBe('émilie');
     expect(normalizeHandleName('明美')).toBe('明美');
+    expect(normalizeHandleName('ＡＬＩＣＥ')).toBe('alice'); // full-width folds (NFKC)
+    expect(normalizeHandleName('\ufb01ne')).toBe('fine'); // the ﬁ ligature too
     expect(normalizeHandleName('a'.repeat(32))).toHaveLength(32);
     expect(parseHandle('  Bob#ab2c ')).toEqual({ name: 'bob', tag: 'ab2c' });
     expect(() => parseHandle('x#y#abcd')).toThrow(HandleError); // '#' is not a name character

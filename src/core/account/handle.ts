@@ -5,8 +5,9 @@ import { HandleError } from './account-errors.ts';
 /**
  * A handle names an account for people: `<name>#<tag>`, e.g. `alice#7f3k`.
  *
- * - name: 1–32 code points after Unicode NFC normalization and lowercasing; letters, digits
- *   (any script), combining marks, `-` and `_`.
+ * - name: 1–32 code points after Unicode NFKC normalization and lowercasing (NFKC output is
+ *   also NFC; compatibility forms such as full-width letters fold to plain ones, as in the
+ *   server's handle key); letters, digits (any script), combining marks, `-` and `_`.
  * - tag: the first 4 symbols of base32 (RFC 4648 alphabet, lowercase `a-z2-7`, most significant
  *   bit first) of SHA-256("wos/v1/handle-tag|" ‖ raw Ed25519 account public key): 20 bits, so
  *   two accounts choosing the same name are told apart, and a handle can be checked against a
@@ -26,7 +27,7 @@ export interface Handle {
 
 /** Normalizes and checks a chosen name; throws `HandleError` (HANDLE_NAME) when unusable. */
 export function normalizeHandleName(name: string): string {
-  const n = name.normalize('NFC').toLowerCase().normalize('NFC');
+  const n = name.normalize('NFKC').toLowerCase().normalize('NFKC');
   const length = [...n].length;
   if (length < 1 || length > HANDLE_NAME_MAX) {
     throw new HandleError(

@@ -1,6 +1,5 @@
 import { scryptAsync } from '@noble/hashes/scrypt.js';
-import { concatBytes, fromBase64Url, toBase64Url, toHex, utf8 } from '../bytes.ts';
-import { sha256 } from '../identity.ts';
+import { concatBytes, fromBase64Url, toBase64Url, utf8 } from '../bytes.ts';
 import { PassphraseError } from './account-errors.ts';
 import { ACCOUNT_SECRET_BYTES, checkAccountSecret, type AccountSecret } from './account-secret.ts';
 import { formatHandle, parseHandle, type Handle } from './handle.ts';
@@ -17,7 +16,6 @@ import { hkdfAesKey, hkdfBytes, importHkdfKey } from './kdf.ts';
  *   wrapKey  = HKDF-SHA-256(S, "", "wos/v1/passphrase-wrap", 32)    → AES-256-GCM, stays here
  *   sealed   = 0x01 ‖ nonce (12 random) ‖ AES-GCM(wrapKey, nonce, secret, AAD) (32 + 16 tag)
  *   AAD      = UTF-8("wos/v1/sealed-secret|" ‖ handle)   (handle as `name#tag`, normalized)
- *   verifier = hex(SHA-256("wos/v1/login-verifier|" ‖ loginKey))    (what the server stores)
  *
  * Default parameters N = 2^16, r = 8, p = 1 (64 MiB; on the 2-core test machine under load
  * 0.38–0.72 s in Chromium 150 and 0.43–0.51 s in Node 20; N = 2^17 took up to 1.35 s). A
@@ -41,7 +39,6 @@ const SEALED_BYTES = 1 + NONCE_BYTES + ACCOUNT_SECRET_BYTES + 16;
 export const LOGIN_INFO = 'wos/v1/passphrase-login';
 export const WRAP_INFO = 'wos/v1/passphrase-wrap';
 const AAD_LABEL = 'wos/v1/sealed-secret|';
-const VERIFIER_LABEL = 'wos/v1/login-verifier|';
 
 export interface PassphraseKeys {
   /** 32 bytes, base64url: proves the passphrase to the server. */
@@ -50,7 +47,10 @@ export interface PassphraseKeys {
   readonly wrapKey: CryptoKey;
 }
 
-/** What the server stores for a handle (plus `verifier`, which it computes from `loginKey`). */
+/**
+ * What the client sends at sign-up. The server keeps all but `loginKey`, of which it keeps only
+ * a verifier (signaling-server/accounts/verifier.ts: HMAC-SHA-256 under a per-record salt).
+ */
 export interface ServerRecord {
   readonly salt: string;
   readonly params: ScryptParams;
@@ -108,12 +108,6 @@ export async function derivePassphraseKeys(
     hkdfAesKey(subtle, base, WRAP_INFO),
   ]);
   return { loginKey: toBase64Url(login), wrapKey };
-}
-
-/** The login-key verifier the server stores and compares (hex SHA-256, 64 characters). */
-export async function loginVerifier(subtle: SubtleCrypto, loginKey: string): Promise<string> {
-  const key = fromBase64Url(loginKey);
-  return toHex(await sha256(subtle, concatBytes(utf8(VERIFIER_LABEL), key)));
 }
 
 /** Seals the account secret for the server under a new random salt. */
