@@ -152,4 +152,31 @@ describe('erasure coder worker in real Chromium', () => {
     expect(after.started).toBeGreaterThanOrEqual(2);
     await waitUntil('the dead worker to be gone', () => !page.workers().includes(victim!), 5000);
   });
+
+  it('a tab whose coder worker cannot load codes on its main thread instead', async () => {
+    const context = await browser.newContext();
+    // The worker script never arrives: the Worker fires `error`, its start fails.
+    await context.route(/\/assets\/coder-worker-[\w-]+\.js$/, (route) => route.abort());
+    const warnings: string[] = [];
+    const p = await context.newPage();
+    p.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+    await p.goto(server.url);
+    await p.waitForFunction(() => window.wos !== undefined);
+    await p.evaluate(() => window.wos.ready);
+    const r = await p.evaluate(async () => {
+      const coder = (await window.__wosApp.started).coder;
+      const data = [5, 6].map((v) => new Uint8Array(4096).fill(v));
+      const parity = await coder.encode(data, 2);
+      const back = await coder.reconstruct([undefined, undefined, ...parity], 2, 2);
+      return {
+        worker: 'encodeOwned' in coder,
+        ok: back[0]!.every((b) => b === 5) && back[1]!.every((b) => b === 6),
+      };
+    });
+    expect(r.worker).toBe(false);
+    expect(r.ok).toBe(true);
+    expect(warnings.some((w) => w.includes('coding on the main thread'))).toBe(true);
+    expect(coderWorkers(p)).toHaveLength(0);
+    await context.close();
+  });
 });
