@@ -1,0 +1,70 @@
+import { openDB, type IDBPDatabase } from 'idb';
+import type {
+  AccountStore,
+  DeviceAccountKeys,
+  StoredAccount,
+} from '../../core/account/account-store.ts';
+
+/**
+ * This profile's account in IndexedDB (database `wos-account`), shared by every tab:
+ * - `device/keys`: the device wrap key (non-extractable AES-GCM `CryptoKey`) and the box key
+ *   pair (ECDH, private key non-extractable), stored as structured-cloned `CryptoKey`s;
+ * - `account/current`: handle, account public key, certificate, revocation list and the
+ *   wrapped secrets (account secret, epoch keys, login key) — ciphertext only.
+ */
+const DB = 'wos-account';
+
+function db(): Promise<IDBPDatabase> {
+  return openDB(DB, 1, {
+    upgrade(d) {
+      d.createObjectStore('device');
+      d.createObjectStore('account');
+    },
+  });
+}
+
+async function use<T>(f: (d: IDBPDatabase) => Promise<T>): Promise<T> {
+  const d = await db();
+  try {
+    return await f(d);
+  } finally {
+    d.close();
+  }
+}
+
+export class IdbAccountStore implements AccountStore {
+  #keys: Promise<DeviceAccountKeys> | undefined;
+
+  deviceKeys(make: () => Promise<DeviceAccountKeys>): Promise<DeviceAccountKeys> {
+    this.#keys ??= use(async (d) => {
+      const have = (await d.get('device', 'keys')) as DeviceAccountKeys | undefined;
+      if (have) return have;
+      const made = await make();
+      // Two tabs may race here; `add` fails for the loser, which then reads the winner's keys.
+      try {
+        await d.add('device', made, 'keys');
+        return made;
+      } catch {
+        return (await d.get('device', 'keys')) as DeviceAccountKeys;
+      }
+    });
+    this.#keys.catch(() => (this.#keys = undefined));
+    return this.#keys;
+  }
+
+  load(): Promise<StoredAccount | undefined> {
+    return use(async (d) => (await d.get('account', 'current')) as StoredAccount | undefined);
+  }
+
+  save(account: StoredAccount): Promise<void> {
+    return use(async (d) => {
+      await d.put('account', account, 'current');
+    });
+  }
+
+  clear(): Promise<void> {
+    return use(async (d) => {
+      await d.delete('account', 'current');
+    });
+  }
+}
