@@ -117,13 +117,15 @@ describe('files across a 5-tab mesh in real Chromium', () => {
         const data = (window as unknown as { __testFile: Uint8Array<ArrayBuffer> }).__testFile;
         try {
           await window.wos.files.put('too-big.bin', new Blob([data]));
-          return { code: 'NONE', message: '' };
+          return { code: 'NONE', message: '', name: '' };
         } catch (e) {
-          const x = e as { code?: string; message?: string };
-          return { code: x.code ?? 'NONE', message: x.message ?? String(e) };
+          const x = e as { code?: string; message?: string; name?: string };
+          return { code: x.code ?? 'NONE', message: x.message ?? String(e), name: x.name ?? '' };
         }
       });
       expect(err.code).toBe('QUOTA_FULL');
+      // Class names survive the minified build.
+      expect(err.name).toBe('QuotaFullError');
       expect(err.message).toMatch(/quota full/);
       expect(err.message).toMatch(/raise the donation or add nodes/);
       expect(await listNames(a)).not.toContain('too-big.bin');

@@ -2,8 +2,8 @@ import type { Clock } from '../clock.ts';
 
 /**
  * When the owner's files are audited and repaired: every `intervalMs`, and soon after a node
- * joins (`kick`), since a newcomer is what lets shards that wait on the uploader's store (too
- * few peers at upload) or on a crowded store spread out. One pass at a time; kicks that come
+ * joins or leaves (`kick`): a newcomer is what lets shards that wait on the uploader's store (too
+ * few peers at upload) or on a crowded store spread out, and a leaver's shards must be rebuilt. One pass at a time; kicks that come
  * while a pass runs, or within `settleMs` of each other, make one more pass, not many.
  */
 export interface RepairSchedule {

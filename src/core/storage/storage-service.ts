@@ -38,7 +38,7 @@ export interface StorageServiceOptions {
   client?: Partial<ClientOptions>;
   /** Run the repair loop for this key's files this often once started (off if absent). */
   repairEveryMs?: number;
-  /** With the loop on: a pass this long after a node joins (newcomers let shards spread). */
+  /** With the loop on: a pass this long after a node joins or leaves. */
   repairAfterJoinMs?: number;
 }
 
@@ -88,7 +88,9 @@ export class StorageService {
         intervalMs: o.repairEveryMs,
         settleMs: o.repairAfterJoinMs ?? 2000,
       });
+      // A newcomer lets crowded shards spread; a leaver's shards need rebuilding elsewhere.
       node.members.on('join', () => repair.kick());
+      node.members.on('leave', () => repair.kick());
       this.#repair = repair;
     }
   }
