@@ -12,7 +12,14 @@ export function b64Bytes(bytes: number) {
 /** Raw uncompressed P-256 public key (65 bytes, 0x04 ‖ x ‖ y) in base64url. */
 export const P256PublicSchema = v.pipe(
   b64Bytes(65),
-  v.check((s) => fromBase64Url(s)[0] === 4, 'not an uncompressed P-256 point'),
+  // The pipe runs on after a failed length check: a bad string must not throw here.
+  v.check((s) => {
+    try {
+      return fromBase64Url(s)[0] === 4;
+    } catch {
+      return false;
+    }
+  }, 'not an uncompressed P-256 point'),
 );
 
 export const Ed25519PublicSchema = b64Bytes(32);
