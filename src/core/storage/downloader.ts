@@ -104,7 +104,7 @@ function cost(ctx: StorageContext, store: string, parity: boolean): number {
 
 /** All n shards of stripe `s` from at least k present ones. */
 export async function completeStripe(
-  ctx: StorageContext,
+  ctx: Pick<StorageContext, 'coder'>,
   man: Manifest,
   shards: (Uint8Array | undefined)[],
 ): Promise<Uint8Array[]> {
@@ -115,7 +115,7 @@ export async function completeStripe(
 
 /** The plaintext of stripe `s` from its shards. */
 export async function decodeStripe(
-  ctx: StorageContext,
+  ctx: Pick<StorageContext, 'coder' | 'subtle'>,
   man: Manifest,
   s: number,
   shards: (Uint8Array | undefined)[],

@@ -166,6 +166,33 @@ export async function openManifest(
 ): Promise<Manifest> {
   const body = await verifyManifest(signed, verify);
   const keys = await deriveFileKeys(subtle, root, fileIdBytes(body.file));
+  return openVerified(subtle, keys, signed, body);
+}
+
+/**
+ * Like `openManifest`, with the file version's keys instead of the storage root (a share link's
+ * reader): the signature is checked against the owner key the manifest names, and the manifest
+ * must be of the keys' file id.
+ */
+export async function openManifestWithKeys(
+  subtle: SubtleCrypto,
+  keys: FileKeys,
+  signed: SignedManifest,
+  verify: VerifyFn,
+): Promise<Manifest> {
+  const body = await verifyManifest(signed, verify);
+  if (body.file !== toBase64Url(keys.fileId)) {
+    throw new BadManifestError(`manifest of file ${body.file}, not of the file asked for`);
+  }
+  return openVerified(subtle, keys, signed, body);
+}
+
+async function openVerified(
+  subtle: SubtleCrypto,
+  keys: FileKeys,
+  signed: SignedManifest,
+  body: ManifestBody,
+): Promise<Manifest> {
   const sealed = tryFromB64(body.meta);
   if (!sealed) throw new BadManifestError('sealed part is not base64url');
   const plain = await openMeta(subtle, keys, 'manifest', sealed);

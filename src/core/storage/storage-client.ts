@@ -1,12 +1,21 @@
+import * as v from 'valibot';
 import { Emitter } from '../emitter.ts';
 import { ArgumentError } from '../errors.ts';
 import { Catalog } from './catalog.ts';
 import { cachedFetch } from './cached-read.ts';
 import { readStream } from './downloader.ts';
 import { computeHealth, type FileHealth } from './health.ts';
-import { openManifest, type Manifest } from './manifest.ts';
+import { deriveFileKeys, type FileKeys } from './keys.ts';
+import { fileIdBytes, openManifest, type Manifest } from './manifest.ts';
 import { signDelete } from './owner.ts';
-import { FileDeletedError, FileNotFoundError, NotOwnerError } from './service-errors.ts';
+import {
+  FileDeletedError,
+  FileNotFoundError,
+  HashMismatchError,
+  NoHolderError,
+  NotOwnerError,
+} from './service-errors.ts';
+import { GetReplySchema } from './storage-protocol.ts';
 import { inspect, repairFile, type AuditOptions, type RepairReport } from './repair.ts';
 import type { StorageContext } from './storage-context.ts';
 import { type PutData } from './stripe-source.ts';
@@ -174,6 +183,60 @@ export class StorageClient extends Emitter<{
       }
     }
     return out;
+  }
+
+  /** The file's latest manifest, verified and opened with this storage key (a share server's view). */
+  manifest(ref: FileArg, opts: RequestOptions = {}): Promise<Manifest> {
+    return this.#manifest(ref, opts.signal);
+  }
+
+  /**
+   * The keys of one file version, extractable: only for a share link (never the root). Derived
+   * from the id alone (no network); `manifest` tells whether the file exists.
+   */
+  shareKeys(file: string): Promise<FileKeys> {
+    const id = fileIdBytes(file);
+    return deriveFileKeys(this.#ctx.subtle, this.#ctx.root, id, { extractable: true });
+  }
+
+  /**
+   * Bytes [from, from + len) of sealed shard (stripe, index) of `man`, as a holder keeps them
+   * (ciphertext), from a live node of its store: what a share server relays. Not checked here:
+   * the reader checks the whole shard against the manifest's hash.
+   */
+  async sealedPiece(
+    man: Manifest,
+    at: { stripe: number; index: number },
+    from: number,
+    len: number,
+    opts: RequestOptions = {},
+  ): Promise<Uint8Array> {
+    const { body } = man;
+    const layout = body.stripes[at.stripe];
+    const slot = layout?.shards[at.index];
+    if (!layout || !slot || from + len > layout.size) {
+      throw new ArgumentError(`no bytes ${from}+${len} of shard ${at.stripe}/${at.index}`);
+    }
+    const ctx = this.#ctx;
+    const store = body.stores[slot[1]]!;
+    const node = ctx.dir.nodesOf(store)[0];
+    if (node === undefined) throw new NoHolderError(`store ${store} is offline`);
+    const key = { file: body.file, stripe: at.stripe, index: at.index };
+    const r = await ctx.bus.request(
+      node,
+      'st.get',
+      { ...key, from, len },
+      {
+        timeoutMs: ctx.opts.shardTimeoutMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
+    );
+    if (v.parse(GetReplySchema, r.body).size !== layout.size || r.bin?.length !== len) {
+      throw new HashMismatchError(
+        `shard ${at.stripe}/${at.index} from store ${store} (wrong size)`,
+      );
+    }
+    return r.bin;
   }
 
   /** The latest manifest on the live holders (or in the cache, if newer). */
