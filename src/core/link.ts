@@ -1,4 +1,6 @@
 import * as v from 'valibot';
+import { CertificateSchema, type Certificate } from './account/certificate.ts';
+import { ADMISSION_CODE_RE, openAdmission, type Admission } from './admission.ts';
 import { concatBytes, fromBase64Url, toBase64Url, utf8 } from './bytes.ts';
 import type { Clock } from './clock.ts';
 import { HandshakeError, InvalidMessageError, TimeoutError, WosError } from './errors.ts';
@@ -10,7 +12,9 @@ import { decodePacket, describeIssues, encodePacket, NodeIdSchema, type Packet }
 /**
  * A link is a channel whose peer has proven (1) its node id, by signing the handshake
  * transcript with the device key the id is derived from, and (2) knowledge of the mesh key, by
- * an HMAC over the same transcript. Nothing but `hello`, `auth` and `reject` is accepted before.
+ * an HMAC over the same transcript, and (3) passed this node's admission (admission.ts), which
+ * each side announces with `admit` or refuses with `reject {code}`. Nothing but `hello`, `auth`,
+ * `admit` and `reject` is accepted before.
  */
 export type NodeKind = 'tab' | 'agent';
 
@@ -18,6 +22,8 @@ export interface LinkPeer {
   nodeId: string;
   deviceId: string;
   kind: NodeKind;
+  /** The device certificate the peer showed in its `hello` (checked by the admission, if any). */
+  certificate?: Certificate;
 }
 
 export interface LinkContext {
@@ -31,6 +37,8 @@ export interface LinkContext {
   clock: Clock;
   maxMessageBytes: number;
   handshakeTimeoutMs: number;
+  /** Decides whether a proven peer is admitted; default: everyone who proved the mesh key. */
+  admission?: Admission;
 }
 
 export interface Link {
@@ -49,12 +57,19 @@ const HelloSchema = v.strictObject({
   kind: v.picklist(['tab', 'agent']),
   pub: v.pipe(v.string(), v.length(87)),
   nonce: v.pipe(v.string(), v.length(43)),
+  cert: v.optional(CertificateSchema),
 });
 const AuthSchema = v.strictObject({
   sig: v.pipe(v.string(), v.maxLength(200)),
   mac: v.pipe(v.string(), v.length(43)),
 });
-const RejectSchema = v.strictObject({ code: v.string(), message: v.string() });
+const RejectSchema = v.strictObject({
+  code: v.pipe(v.string(), v.maxLength(64)),
+  message: v.pipe(v.string(), v.maxLength(1000)),
+});
+const AdmitSchema = v.strictObject({});
+/** A refusing side keeps the channel this long so its `reject` reaches the peer. */
+const REJECT_LINGER_MS = 2000;
 
 export class MeshKeyMismatchError extends HandshakeError {
   constructor(peer: string) {
@@ -64,6 +79,9 @@ export class MeshKeyMismatchError extends HandshakeError {
     );
   }
 }
+
+/** The peer refused this node (or this node the peer) at admission, e.g. CERT_MISSING. */
+export class AdmissionRefusedError extends HandshakeError {}
 
 function transcript(ctx: LinkContext, initNonce: string, respNonce: string, ids: string[]) {
   return utf8(['wos/auth/v1', ctx.meshId, initNonce, respNonce, ...ids].join('|'));
@@ -83,11 +101,15 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
       ctx.handshakeTimeoutMs,
     );
 
-    const fail = (err: WosError): void => {
+    const admission = ctx.admission ?? openAdmission;
+    let selfAdmits = false;
+    let peerAdmits = false;
+    const fail = (err: WosError, lingerMs = 0): void => {
       if (done) return;
       done = true;
       ctx.clock.clearTimeout(timer);
-      channel.close();
+      if (lingerMs > 0) ctx.clock.setTimeout(() => channel.close(), lingerMs);
+      else channel.close();
       reject(err);
     };
     const send = (t: string, b: unknown): Promise<void> =>
@@ -107,14 +129,14 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
           if (link) return link.onReject?.('invalid', (e as Error).message);
           return fail(e as WosError);
         }
-        if (link) {
-          if (link.onPacket) link.onPacket(p);
-          else queued.push(p);
-          return;
-        }
+        if (link) return deliver(link, p);
         // Handshake steps await crypto; chain them so `auth` never overtakes `hello`.
         chain = chain
-          .then(() => onHandshake(p))
+          .then(() => {
+            if (link)
+              deliver(link, p); // the peer admitted us while we were still checking
+            else if (!done) return onHandshake(p);
+          })
           .catch((e: unknown) =>
             fail(e instanceof WosError ? e : new HandshakeError('HANDSHAKE_FAILED', String(e))),
           );
@@ -134,12 +156,34 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
       }
     };
 
+    const deliver = (l: Link, p: Packet): void => {
+      if (l.onPacket) l.onPacket(p);
+      else queued.push(p);
+    };
+
     const onHandshake = async (p: Packet): Promise<void> => {
       if (p.env.t === 'reject') {
         const r = v.safeParse(RejectSchema, p.env.b);
-        throw r.success && r.output.code === 'MESH_KEY_MISMATCH'
-          ? new MeshKeyMismatchError(p.env.f)
-          : new HandshakeError('REJECTED', `peer refused the link: ${JSON.stringify(p.env.b)}`);
+        if (r.success && r.output.code === 'MESH_KEY_MISMATCH') {
+          throw new MeshKeyMismatchError(p.env.f);
+        }
+        if (r.success && ADMISSION_CODE_RE.test(r.output.code)) {
+          throw new AdmissionRefusedError(
+            r.output.code,
+            `peer ${p.env.f} refused this device: ${r.output.message}`,
+          );
+        }
+        throw new HandshakeError(
+          'REJECTED',
+          `peer refused the link: ${JSON.stringify(p.env.b).slice(0, 1200)}`,
+        );
+      }
+      if (p.env.t === 'admit') {
+        if (!peerHello) throw new InvalidMessageError('admit before hello');
+        if (!v.is(AdmitSchema, p.env.b)) throw new InvalidMessageError('admit: not {}');
+        peerAdmits = true;
+        if (selfAdmits) admit();
+        return;
       }
       if (p.env.t === 'hello') {
         if (peerHello) throw new InvalidMessageError('second hello');
@@ -185,7 +229,30 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
           fromBase64Url(r.output.sig),
         );
         if (!sigOk) throw new HandshakeError('BAD_SIGNATURE', `node ${peerHello.nodeId} signature`);
-        admit();
+        const verdict = await admission.decide({
+          nodeId: peerHello.nodeId,
+          deviceId: deviceOfNode(peerHello.nodeId),
+          kind: peerHello.kind,
+          deviceKey: fromBase64Url(peerHello.pub),
+          certificate: peerHello.cert,
+        });
+        if (!verdict.admit) {
+          await send('reject', {
+            code: verdict.code.slice(0, 64),
+            message: verdict.message.slice(0, 1000),
+          }).catch(() => {});
+          fail(
+            new AdmissionRefusedError(
+              verdict.code,
+              `refused node ${peerHello.nodeId}: ${verdict.message}`,
+            ),
+            REJECT_LINGER_MS,
+          );
+          return;
+        }
+        selfAdmits = true;
+        await send('admit', {});
+        if (peerAdmits) admit();
         return;
       }
       throw new InvalidMessageError(`'${p.env.t}' before the handshake finished`);
@@ -212,8 +279,14 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
       done = true;
       ctx.clock.clearTimeout(timer);
       const peer = peerHello!;
+      const linkPeer: LinkPeer = {
+        nodeId: peer.nodeId,
+        deviceId: deviceOfNode(peer.nodeId),
+        kind: peer.kind,
+      };
+      if (peer.cert) linkPeer.certificate = peer.cert;
       const l: Link = {
-        peer: { nodeId: peer.nodeId, deviceId: deviceOfNode(peer.nodeId), kind: peer.kind },
+        peer: linkPeer,
         framed,
         send: (pk) => framed.sendReserved(encodePacket(pk, 1)),
         close: () => channel.close(),
@@ -232,11 +305,13 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
       resolve(l);
     };
 
+    const cert = admission.certificate();
     void send('hello', {
       v: 1,
       kind: ctx.kind,
       pub: toBase64Url(ctx.identity.publicKey),
       nonce: myNonce,
+      ...(cert ? { cert } : {}),
     }).catch((e: unknown) => fail(new HandshakeError('CHANNEL_CLOSED', String(e))));
   });
 }

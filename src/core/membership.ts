@@ -127,6 +127,11 @@ export class Membership extends Emitter<{
     }
   }
 
+  /** Drops a member at once, as if it had said goodbye (e.g. its device was revoked). */
+  drop(id: string): void {
+    this.#markGone(id);
+  }
+
   /** Says goodbye to every neighbour (used when the tab closes). */
   async leave(): Promise<void> {
     this.stop();

@@ -1,3 +1,4 @@
+import type { Admission } from './admission.ts';
 import { Bus } from './bus.ts';
 import { every, type Clock } from './clock.ts';
 import { Election, type Term } from './election.ts';
@@ -35,6 +36,8 @@ export interface MeshNodeComponents {
   subtle: SubtleCrypto;
   random: (n: number) => Uint8Array;
   clock: Clock;
+  /** Who may join once they proved the mesh key (admission.ts); default: all of them. */
+  admission?: Admission;
 }
 
 export interface MeshNodeOptions {
@@ -122,6 +125,7 @@ export class MeshNode extends Emitter<{
       maxMessageBytes: o.maxMessageBytes ?? 16 * 1024 * 1024,
       handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
     };
+    if (c.admission) this.#linkCtx.admission = c.admission;
     this.bus.onReject = (from) => {
       this.stats.rejectedFrom[from] = (this.stats.rejectedFrom[from] ?? 0) + 1;
     };

@@ -1,4 +1,5 @@
 import type { Peer, PeerOptions } from 'peerjs';
+import type { Admission } from '../core/admission.ts';
 import { toBase64Url } from '../core/bytes.ts';
 import type { Clock } from '../core/clock.ts';
 import { newTabId, nodeIdOf, type DeviceIdentity } from '../core/identity.ts';
@@ -27,6 +28,8 @@ export interface StartNodeOptions {
   fetch?: typeof fetch;
   directoryMeshId?: string;
   membership?: MeshNodeOptions['membership'];
+  /** Who may join (e.g. `certificateAdmission` for a personal mesh); default: mesh key holders. */
+  admission?: Admission;
   /** Re-probe period, ms. */
   probeMs?: number;
   /** Runs after the node exists and before it joins: register services' handlers here. */
@@ -72,7 +75,15 @@ export async function startNode(o: StartNodeOptions): Promise<StartedNode> {
   if (o.directoryMeshId) nodeOpts.directoryMeshId = o.directoryMeshId;
   if (o.membership) nodeOpts.membership = o.membership;
   const node = await MeshNode.create(
-    { transport, directory, identity: o.identity, subtle: crypto.subtle, random, clock: o.clock },
+    {
+      transport,
+      directory,
+      identity: o.identity,
+      subtle: crypto.subtle,
+      random,
+      clock: o.clock,
+      ...(o.admission ? { admission: o.admission } : {}),
+    },
     nodeOpts,
   );
   const throughput: Record<string, number> = {};

@@ -44,7 +44,15 @@ export class PassphraseError extends WosError {
 }
 
 export type CertificateErrorCode =
-  'CERT_MALFORMED' | 'CERT_VERSION' | 'CERT_BAD_SIGNATURE' | 'CERT_WRONG_ACCOUNT' | 'CERT_REVOKED';
+  | 'CERT_MALFORMED'
+  | 'CERT_VERSION'
+  | 'CERT_BAD_SIGNATURE'
+  | 'CERT_WRONG_ACCOUNT'
+  | 'CERT_REVOKED'
+  /** A personal mesh refused a node that showed no certificate. */
+  | 'CERT_MISSING'
+  /** The certificate is valid but names another device key than the one the peer proved. */
+  | 'CERT_WRONG_DEVICE';
 
 /** A device certificate was refused. */
 export class CertificateError extends WosError {

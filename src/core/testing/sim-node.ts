@@ -1,4 +1,11 @@
-import { generateDeviceKeyPair, identityFromKeyPair, newTabId, nodeIdOf } from '../identity.ts';
+import type { Admission } from '../admission.ts';
+import {
+  generateDeviceKeyPair,
+  identityFromKeyPair,
+  newTabId,
+  nodeIdOf,
+  type DeviceIdentity,
+} from '../identity.ts';
 import type { NodeKind } from '../link.ts';
 import { MeshNode, type MeshNodeOptions } from '../mesh-node.ts';
 import { emptyResources } from '../resources.ts';
@@ -22,10 +29,17 @@ export function trackedSubtle(clock: ManualClock): SubtleCrypto {
 export async function createSimNode(
   net: MemoryNetwork,
   random: (n: number) => Uint8Array,
-  opts: Omit<MeshNodeOptions, 'kind'> & { kind?: NodeKind },
+  opts: Omit<MeshNodeOptions, 'kind'> & {
+    kind?: NodeKind;
+    /** This device's identity (default: a fresh one); two nodes of one device share it. */
+    identity?: DeviceIdentity;
+    admission?: Admission;
+  },
 ): Promise<{ node: MeshNode; transport: MemoryTransport }> {
   const subtle = trackedSubtle(net.clock as ManualClock);
-  const identity = await identityFromKeyPair(subtle, await generateDeviceKeyPair(subtle));
+  const { identity: given, admission, ...nodeOpts } = opts;
+  const identity =
+    given ?? (await identityFromKeyPair(subtle, await generateDeviceKeyPair(subtle)));
   const transport = net.transport(nodeIdOf(identity.deviceId, newTabId(random)));
   const node = await MeshNode.create(
     {
@@ -35,8 +49,9 @@ export async function createSimNode(
       subtle,
       random,
       clock: net.clock,
+      ...(admission ? { admission } : {}),
     },
-    { kind: 'tab', ...opts },
+    { kind: 'tab', ...nodeOpts },
   );
   node.setResources({ ...emptyResources(), cores: 1 + (random(1)[0]! % 16), platform: 'sim' });
   return { node, transport };
