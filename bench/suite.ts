@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runAccountSigninBench } from './account-signin.ts';
 import { runBusAb, type AbResult } from './bus-ab.ts';
 import { runBusProfile, type ProfileResult } from './bus-profile.ts';
 import { runBusRttBench } from './bus-rtt.ts';
@@ -41,6 +42,7 @@ export const BENCHES = [
   'storage-pipeline',
   'storage-transfer',
   'storage-repair',
+  'account-signin',
 ];
 /** Diagnostics: run only when named in `--only`. */
 export const DIAGNOSTICS = ['bus-profile', 'bus-ab', 'wire-cost', 'compute-profile'];
@@ -190,6 +192,8 @@ async function runOne(name: string, o: Options): Promise<BenchResult | Diagnosti
         return await runStorageTransferBench(h, o.runs, o.fileMiB, log);
       case 'storage-repair':
         return await runStorageRepairBench(h, o.runs, o.fileMiB, log);
+      case 'account-signin':
+        return await runAccountSigninBench(h, o.runs, log);
       default:
         return await runBusThroughputBench(h, o.runs, o.mib * 1024 * 1024, log);
     }

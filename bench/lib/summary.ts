@@ -1,3 +1,4 @@
+import type { AccountSigninResult } from '../account-signin.ts';
 import type { SignalingBenchResult } from '../signaling.ts';
 import type { RttResult } from '../bus-rtt.ts';
 import type { ThroughputResult } from '../bus-throughput.ts';
@@ -26,7 +27,8 @@ export type BenchResult =
   | ComputeGpuSuiteResult
   | StoragePipelineSuiteResult
   | StorageTransferResult
-  | StorageRepairResult;
+  | StorageRepairResult
+  | AccountSigninResult;
 
 /** Three significant digits: enough for numbers that vary by more between runs. */
 const sig = (x: number): number => Number(x.toPrecision(3));
@@ -238,6 +240,16 @@ export function summarize(r: BenchResult): SummaryRow[] {
         row('storage-repair', 'holder crashed → gone from the owner’s view', r.detect),
         row('storage-repair', 'repair pass (audit, rebuild, place, re-sign)', r.repair),
         row('storage-repair', 'repair pass, rebuilt shard bytes', r.repairMBps),
+      ];
+    case 'account-signin':
+      return [
+        row(
+          'account-signin',
+          'passphrase sign-in (scrypt 2^16, login, open, certificate)',
+          r.signIn,
+          atMost(r.signIn, 1000, '≤ 1000 ms'),
+        ),
+        row('account-signin', 'reload with #/me → ready in the personal mesh', r.personalReady),
       ];
   }
 }

@@ -1,4 +1,6 @@
 import { Peer } from 'peerjs';
+import { AccountSession } from '../core/account/account-session.ts';
+import { ownerVerifier } from '../core/account/ed25519.ts';
 import { systemClock } from '../core/clock.ts';
 import { ComputeClient } from '../core/compute/compute-client.ts';
 import { ComputeNode } from '../core/compute/compute-node.ts';
@@ -8,7 +10,9 @@ import { generateStorageRootKey } from '../core/storage/keys.ts';
 import { StorageService } from '../core/storage/storage-service.ts';
 import type { StripeCoder } from '../core/storage/storage-context.ts';
 import { createWos, type Runtime, type Wos } from '../sdk/wos.ts';
-import { inviteLink, parseMeshRoute } from '../sdk/fragment.ts';
+import { inviteLink, parseMeshRoute, PERSONAL_ROUTE } from '../sdk/fragment.ts';
+import { HttpAccountApi } from './account/http-account-api.ts';
+import { IdbAccountStore } from './account/idb-account-store.ts';
 import {
   loadDeviceIdentity,
   loadSettings,
@@ -20,6 +24,8 @@ import { IdbFileCache } from './storage/idb-file-cache.ts';
 import { IdbShardStore } from './storage/idb-shard-store.ts';
 import { createBrowserStripeCoder } from './storage/coder-worker-browser.ts';
 import { createBrowserExecutors, type BrowserExecutors } from './browser-executors.ts';
+import { createBrowserShareHost, createShareGuest } from './share/browser-share.ts';
+import type { ShareHost } from '../core/share/share-host.ts';
 import { probeBrowser, probeGpu } from './browser-probe.ts';
 import { startNode, type StartedNode } from './start-node.ts';
 
@@ -27,6 +33,10 @@ import { startNode, type StartedNode } from './start-node.ts';
  * Boots this tab as a node: reads (or creates) the mesh key from the URL fragment, loads the
  * device key, starts the sandboxed compute executors, joins through the server this page came
  * from, and says goodbye when the tab closes so peers drop it at once.
+ *
+ * With an account on this profile and no explicit `#/m/<key>` (or with `#/me`), the tab joins
+ * the account's personal mesh instead, stores files under the account's storage root (newest
+ * epoch held) and signs their manifests as the account.
  */
 export interface BrowserRuntime extends Runtime, StartedNode {
   computeNode: ComputeNode;
@@ -36,30 +46,61 @@ export interface BrowserRuntime extends Runtime, StartedNode {
   fileCache: IdbFileCache;
   /** The erasure coder storage uses: a worker pool, or the main-thread coder as fallback. */
   coder: StripeCoder;
+  /** This profile's share links, served by this tab. */
+  shares: ShareHost;
 }
 
 export interface BrowserApp {
   wos: Wos;
   started: Promise<BrowserRuntime>;
+  /** This profile's account session (signed out when there is no account). */
+  account: Promise<AccountSession>;
+  /** Whether this tab joined (or is joining) the account's personal mesh. */
+  personal(): boolean;
   settings(): Promise<Settings>;
   /** Changes what this tab donates (storage bytes, CPU workers) and re-advertises it. */
   donate(change: Partial<Settings>): Promise<void>;
 }
 
 export function bootBrowserNode(): BrowserApp {
-  let route = parseMeshRoute(location.hash);
-  if (!route) {
-    route = { meshKey: newMeshKey((n) => crypto.getRandomValues(new Uint8Array(n))) };
-    history.replaceState(null, '', `#/m/${route.meshKey}`);
-  }
-  const meshKey = route.meshKey;
+  const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
+  const explicit = location.hash === PERSONAL_ROUTE ? undefined : parseMeshRoute(location.hash);
+  let meshKey = explicit?.meshKey ?? '';
+  let personal = false;
+  const identityReady = loadDeviceIdentity(crypto.subtle);
+  const account = identityReady.then((device) =>
+    AccountSession.open({
+      subtle: crypto.subtle,
+      random,
+      clock: systemClock,
+      store: new IdbAccountStore(),
+      api: new HttpAccountApi(location.origin),
+      device,
+      kind: 'tab',
+      defaultDeviceName: browserDeviceName(),
+    }),
+  );
   const started = (async (): Promise<BrowserRuntime> => {
-    const identity = await loadDeviceIdentity(crypto.subtle);
+    const identity = await identityReady;
+    const session = await account;
+    const accountKeys = explicit ? undefined : session.keys;
+    let route = explicit;
+    if (accountKeys) {
+      // The personal mesh: its key stays out of the address bar.
+      personal = true;
+      route = { meshKey: accountKeys.meshKey };
+      if (location.hash !== PERSONAL_ROUTE) history.replaceState(null, '', PERSONAL_ROUTE);
+    } else if (!route) {
+      route = { meshKey: newMeshKey(random) };
+      history.replaceState(null, '', `#/m/${route.meshKey}`);
+    }
+    meshKey = route.meshKey;
     let settings = await loadSettings();
     const gpu = await probeGpu();
     const executors = await createBrowserExecutors(settings.cpuWorkers, gpu !== null);
-    const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
-    const rootKey = await loadStorageRootKey(() => generateStorageRootKey(crypto.subtle, random));
+    const rootKey = accountKeys
+      ? await session.storageRootKey()
+      : await loadStorageRootKey(() => generateStorageRootKey(crypto.subtle, random));
     const coder = await createBrowserStripeCoder();
     let services:
       | Pick<
@@ -92,7 +133,9 @@ export function bootBrowserNode(): BrowserApp {
             subtle: crypto.subtle,
             random,
             rootKey,
-            owner: identity,
+            // Account files are signed by the account key; holders accept both owner kinds.
+            owner: accountKeys ?? identity,
+            ...(accountKeys ? { verify: ownerVerifier(crypto.subtle) } : {}),
             cache: fileCache,
           },
           { repairEveryMs: 60_000 },
@@ -109,23 +152,48 @@ export function bootBrowserNode(): BrowserApp {
       },
     });
     const { computeNode, compute, events, storage, shardStore, fileCache } = services!;
+    const shares = createBrowserShareHost(storage.files, identity);
+    void shares.start().catch(() => {});
     document.addEventListener('visibilitychange', () => void s.refresh());
     addEventListener('pagehide', () => {
+      void shares.stop();
       s.stop();
       void s.node.close({ goodbye: true });
       executors.close();
     });
     void navigator.storage?.persist?.().catch(() => false);
-    return { ...s, compute, computeNode, events, executors, storage, shardStore, fileCache, coder };
+    return {
+      ...s,
+      compute,
+      computeNode,
+      events,
+      executors,
+      storage,
+      shardStore,
+      fileCache,
+      coder,
+      shares,
+    };
   })();
+  const guest = createShareGuest(started.then((r) => r.coder));
   const wos = createWos({
     ready: started,
     kind: 'tab',
-    invite: () => inviteLink(location.origin, location.pathname, meshKey),
+    // The personal mesh is joined by signing in, never by a link carrying its key.
+    invite: () =>
+      personal
+        ? `${location.origin}${location.pathname}${PERSONAL_ROUTE}`
+        : meshKey
+          ? inviteLink(location.origin, location.pathname, meshKey)
+          : '',
+    account,
+    share: { host: async () => (await started).shares, read: (link, o) => guest.read(link, o) },
   });
   return {
     wos,
     started,
+    account,
+    personal: () => personal,
     settings: loadSettings,
     async donate(change) {
       const next = { ...(await loadSettings()), ...change };
@@ -140,4 +208,30 @@ export function bootBrowserNode(): BrowserApp {
       await rt.refresh();
     },
   };
+}
+
+/** A default name for this device's certificate, e.g. "Chrome on Linux". */
+function browserDeviceName(): string {
+  const ua = navigator.userAgent;
+  const browser = /Edg\//.test(ua)
+    ? 'Edge'
+    : /Firefox\//.test(ua)
+      ? 'Firefox'
+      : /Chrom(e|ium)\//.test(ua)
+        ? 'Chrome'
+        : /Safari\//.test(ua)
+          ? 'Safari'
+          : 'Browser';
+  const os = /Android/.test(ua)
+    ? 'Android'
+    : /iPhone|iPad/.test(ua)
+      ? 'iOS'
+      : /Mac OS X/.test(ua)
+        ? 'macOS'
+        : /Windows/.test(ua)
+          ? 'Windows'
+          : /Linux|CrOS/.test(ua)
+            ? 'Linux'
+            : '';
+  return os ? `${browser} on ${os}` : browser;
 }

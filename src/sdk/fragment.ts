@@ -5,6 +5,9 @@ import { MESH_KEY_RE } from '../core/identity.ts';
  * joins a mesh. `&dir=<meshId>` is a test hook that registers under another mesh's directory
  * entry (to check that a wrong key is refused).
  */
+/** The personal mesh of this profile's account (its key is never put in a URL). */
+export const PERSONAL_ROUTE = '#/me';
+
 export interface MeshRoute {
   meshKey: string;
   directoryMeshId?: string;
@@ -18,4 +21,10 @@ export function parseMeshRoute(hash: string): MeshRoute | undefined {
 
 export function inviteLink(origin: string, pathname: string, meshKey: string): string {
   return `${origin}${pathname}#/m/${meshKey}`;
+}
+
+/** The share link route `#/s/<code>`: the code (checked when decoded), or undefined. */
+export function parseShareRoute(hash: string): string | undefined {
+  const m = /^#\/s\/(.*)$/s.exec(hash);
+  return m?.[1];
 }

@@ -1,8 +1,9 @@
+import type { AccountInfo, AccountSession } from '../core/account/account-session.ts';
 import type { ComputeClient, MapOptions, MapResult } from '../core/compute/compute-client.ts';
 import type { Kernel, KernelSpec } from '../core/compute/kernel.ts';
 import type { LeaseHandle } from '../core/compute/lease-handle.ts';
 import type { ResourceKind } from '../core/compute/scheduler.ts';
-import type { WosError } from '../core/errors.ts';
+import { WosError } from '../core/errors.ts';
 import type { NodeKind } from '../core/link.ts';
 import type { MeshEvent, MeshEvents } from '../core/mesh-events.ts';
 import type { MeshNode, NodeInfo } from '../core/mesh-node.ts';
@@ -10,6 +11,8 @@ import type { TransportStatus } from '../core/transport.ts';
 import type { FileArg, FileInfo, FileRef, StorageClient } from '../core/storage/storage-client.ts';
 import type { FileHealth } from '../core/storage/health.ts';
 import type { PutOptions } from '../core/storage/uploader.ts';
+import type { ShareHost, ShareOptions } from '../core/share/share-host.ts';
+import type { ReadSharedOptions, SharedFile } from '../core/share/share-reader.ts';
 
 /**
  * `window.wos`: the SDK surface. Applications declare what they need; they never deal with
@@ -51,12 +54,40 @@ export interface Wos {
       data: Blob | ReadableStream<Uint8Array> | Uint8Array,
       opts?: PutOptions,
     ): Promise<FileRef>;
-    /** The whole file as a Blob (read as a stream; see `stream` for very large files). */
-    get(ref: FileArg, opts?: { signal?: AbortSignal }): Promise<Blob>;
-    stream(ref: FileArg, opts?: { signal?: AbortSignal }): Promise<ReadableStream<Uint8Array>>;
+    /**
+     * The whole file as a Blob (read as a stream; see `stream` for very large files). `ref` may
+     * be a share link (`…/#/s/<code>`, or the code): read as a guest, with progress.
+     */
+    get(ref: FileArg, opts?: GetOptions): Promise<Blob>;
+    stream(ref: FileArg, opts?: GetOptions): Promise<ReadableStream<Uint8Array>>;
+    /** A `…/#/s/<code>` link to this file for anyone, served by this profile's tabs. */
+    share(ref: FileArg, opts?: ShareOptions): Promise<string>;
+    /** Stops serving a link made here: its guests get SHARE_REVOKED. */
+    revokeShare(link: string): Promise<void>;
     list(): Promise<FileInfo[]>;
     delete(ref: FileArg): Promise<void>;
     health(ref: FileArg): Promise<FileHealth>;
+  };
+  /**
+   * This profile's account. After `create` or `signIn`, the tab's next start (e.g.
+   * `location.hash = '#/me'; location.reload()`) joins the account's personal mesh.
+   */
+  readonly account: {
+    /** A new account; show `recoveryCode` to the user once (it is kept nowhere in clear). */
+    create(
+      name: string,
+      opts?: { deviceName?: string },
+    ): Promise<{ handle: string; recoveryCode: string }>;
+    /** The signed-in account, or null. */
+    current(): Promise<AccountInfo | null>;
+    signIn(
+      credentials:
+        | { handle: string; passphrase: string; deviceName?: string }
+        | { recoveryCode: string; handle?: string; deviceName?: string },
+    ): Promise<AccountInfo>;
+    /** Registers (or, knowing the current one, changes) the passphrase on the server. */
+    setPassphrase(passphrase: string, opts?: { current?: string }): Promise<void>;
+    signOut(): Promise<void>;
   };
   /** Mesh-wide events: emit to every node, subscribe, wait. */
   readonly events: {
@@ -70,7 +101,17 @@ export interface Wos {
   };
 }
 
-export type { NodeInfo, MapResult, MapOptions, Kernel, LeaseHandle, MeshEvent, FileRef, FileInfo };
+export type {
+  AccountInfo,
+  NodeInfo,
+  MapResult,
+  MapOptions,
+  Kernel,
+  LeaseHandle,
+  MeshEvent,
+  FileRef,
+  FileInfo,
+};
 
 export interface Runtime {
   node: MeshNode;
@@ -79,10 +120,30 @@ export interface Runtime {
   storage: { files: StorageClient };
 }
 
+export interface GetOptions {
+  signal?: AbortSignal;
+  /** Share links only: bytes read so far, per stripe. */
+  onProgress?: (p: { bytes: number; total: number }) => void;
+}
+
+/** Share links: the owner's host and the guest reader. */
+export interface ShareBinding {
+  host(): Promise<ShareHost>;
+  read(link: string, opts?: ReadSharedOptions): Promise<SharedFile>;
+}
+
+/** A share link rather than a file id (22 characters) or reference. */
+export function isShareLink(ref: unknown): ref is string {
+  return typeof ref === 'string' && (ref.includes('#/s/') || /^[A-Za-z0-9_-]{100,}$/.test(ref));
+}
+
 export interface WosBinding {
   ready: Promise<Runtime>;
   kind: NodeKind;
   invite(): string;
+  /** This profile's account session (tabs have one). */
+  account?: Promise<AccountSession>;
+  share?: ShareBinding;
 }
 
 export function createWos(binding: WosBinding): Wos {
@@ -109,6 +170,16 @@ export function createWos(binding: WosBinding): Wos {
       cancelled = true;
       off?.();
     };
+  };
+  const shares = (): ShareBinding => {
+    if (!binding.share) throw new WosError('SHARE_UNAVAILABLE', 'sharing is not available here');
+    return binding.share;
+  };
+  const session = async (): Promise<AccountSession> => {
+    if (!binding.account) {
+      throw new WosError('ACCOUNT_UNAVAILABLE', 'accounts are not available on this node');
+    }
+    return binding.account;
   };
   return {
     ready,
@@ -146,13 +217,39 @@ export function createWos(binding: WosBinding): Wos {
     },
     files: {
       put: async (name, data, opts) => (await runtime()).storage.files.put(name, data, opts),
-      get: async (ref, opts) => (await runtime()).storage.files.getBlob(ref, opts),
-      stream: async (ref, opts) => (await runtime()).storage.files.get(ref, opts),
+      get: async (ref, opts) => {
+        if (!isShareLink(ref)) return (await runtime()).storage.files.getBlob(ref, opts);
+        const f = await shares().read(ref, opts);
+        const parts: BlobPart[] = [];
+        const reader = f.stream.getReader();
+        for (let r = await reader.read(); !r.done; r = await reader.read()) {
+          parts.push(r.value as Uint8Array<ArrayBuffer>);
+        }
+        return new Blob(parts, { type: f.type });
+      },
+      stream: async (ref, opts) =>
+        isShareLink(ref)
+          ? (await shares().read(ref, opts)).stream
+          : (await runtime()).storage.files.get(ref, opts),
+      share: async (ref, opts) => (await shares().host()).share(ref, opts),
+      revokeShare: async (link) => (await shares().host()).revoke(link),
       list: async () => (await runtime()).storage.files.list(),
       delete: async (ref) => {
         await (await runtime()).storage.files.delete(ref);
       },
       health: async (ref) => (await runtime()).storage.files.health(ref),
+    },
+    account: {
+      create: async (name, opts) => (await session()).create(name, opts?.deviceName),
+      current: async () => (await session()).current(),
+      signIn: async (c) => {
+        const s = await session();
+        return 'recoveryCode' in c
+          ? s.signInWithRecoveryCode(c.recoveryCode, c.deviceName, c.handle)
+          : s.signInWithPassphrase(c.handle, c.passphrase, c.deviceName);
+      },
+      setPassphrase: async (p, opts) => (await session()).setPassphrase(p, opts?.current),
+      signOut: async () => (await session()).signOut(),
     },
     events: {
       emit: (name, data) => {

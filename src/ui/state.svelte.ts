@@ -33,6 +33,7 @@ export class MeshState {
     wos.ready.then(
       () => {
         this.selfId = wos.node.id;
+        this.inviteLink = wos.mesh.invite();
         this.nodes = wos.nodes();
         this.coordinator = wos.coordinator();
         this.status = 'online';

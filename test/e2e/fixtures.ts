@@ -2,7 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createWosServer, type WosServer } from '../../signaling-server/server.ts';
+import {
+  createWosServer,
+  type AccountOptions,
+  type WosServer,
+} from '../../signaling-server/server.ts';
 
 /** Shared pieces of the browser suite: the real server, real Chromium, the real agent. */
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -25,7 +29,11 @@ export const CHROMIUM_ARGS = [
   '--disable-backgrounding-occluded-windows',
 ];
 
-export async function startServer(port = 0): Promise<WosServer> {
+/**
+ * The suite's server. Account records go to `accounts.db` (default `:memory:`: the suite never
+ * writes data/wos.sqlite); pass a temporary file to inspect what the server keeps.
+ */
+export async function startServer(port = 0, accounts: AccountOptions = {}): Promise<WosServer> {
   if (!existsSync(resolve(DIST, 'index.html'))) {
     throw new Error('dist/ is missing: run `npm run build` before the browser suite');
   }
@@ -38,6 +46,7 @@ export async function startServer(port = 0): Promise<WosServer> {
       api: { ratePerSec: 500, burst: 2000 },
       wsConnect: { ratePerSec: 200, burst: 500 },
     },
+    accounts: { db: ':memory:', rate: { ratePerSec: 200, burst: 500 }, ...accounts },
   });
 }
 
