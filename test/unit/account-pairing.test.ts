@@ -58,6 +58,7 @@ describe('pairing a new device', () => {
     const offer = await settle(
       pairWithGuest(hostNode.bus, subtle, bytes, guestNode.id, {
         secret: async () => secret.slice(),
+        handle: () => 'alice#7fln',
         grantsFor: async (d) => {
           expect(d.id).toBe(device.id);
           expect(bytesEqual(d.box, device.box)).toBe(true);
@@ -72,6 +73,7 @@ describe('pairing a new device', () => {
     const got = await settle(guest.result);
     expect(bytesEqual(got.secret, secret)).toBe(true);
     expect(got.grants).toEqual([grant]);
+    expect(got.handle).toBe('alice#7fln');
     await expect(offer.approve()).rejects.toMatchObject({ code: 'PAIRING_STATE' });
   });
 
@@ -90,6 +92,7 @@ describe('pairing a new device', () => {
           asked = true;
           return newAccountSecret(bytes);
         },
+        handle: () => null,
         grantsFor: async () => [],
       }),
     );
@@ -102,7 +105,11 @@ describe('pairing a new device', () => {
     const { nodes, subtle, bytes, settle } = await rendezvous(3, 3);
     const [host, guestNode, intruder] = nodes as [MeshNode, MeshNode, MeshNode];
     new PairingGuest(guestNode.bus, subtle, await guestDevice(subtle, deviceOfNode(guestNode.id)));
-    const source = { secret: async () => newAccountSecret(bytes), grantsFor: async () => [] };
+    const source = {
+      secret: async () => newAccountSecret(bytes),
+      handle: () => null,
+      grantsFor: async () => [],
+    };
     await settle(pairWithGuest(host.bus, subtle, bytes, guestNode.id, source));
     await expect(
       settle(pairWithGuest(intruder.bus, subtle, bytes, guestNode.id, source)),
@@ -129,6 +136,7 @@ describe('pairing a new device', () => {
       settle(
         pairWithGuest(hostNode.bus, subtle, bytes, guestNode.id, {
           secret: async () => newAccountSecret(bytes),
+          handle: () => null,
           grantsFor: async () => [],
         }),
       ),

@@ -8,7 +8,7 @@ import { newAccountSecret, type AccountSecret } from './account-secret.ts';
 import type { AccountStore, DeviceAccountKeys, StoredAccount } from './account-store.ts';
 import { issueCertificate, type Certificate, type DeviceKind } from './certificate.ts';
 import { generateDeviceWrapKey, unwrapOnDevice, wrapForDevice } from './device-wrap.ts';
-import { generateBoxKeyPair, openEpochGrant } from './epoch-keys.ts';
+import { generateBoxKeyPair, grantEpochKey, openEpochGrant } from './epoch-keys.ts';
 import { checkHandleKey, formatHandle, handleOf, parseHandle } from './handle.ts';
 import {
   DEFAULT_SCRYPT,
@@ -17,6 +17,7 @@ import {
   sealSecretForServer,
   type ScryptParams,
 } from './passphrase.ts';
+import type { PairingHostSource, PairingResult } from './pairing.ts';
 import { formatRecoveryCode, parseRecoveryCode } from './recovery-code.ts';
 import { emptyRevocations, mergeRevocations, type RevocationList } from './revocation.ts';
 
@@ -212,6 +213,54 @@ export class AccountSession {
     }
     await this.#enrol(secret, keys, h, deviceName);
     return this.current()!;
+  }
+
+  /**
+   * Signs in with the secret another device sent while pairing (pairing.ts), and keeps the
+   * epoch grants it sent for this device. The handle comes from that device when it knows it.
+   */
+  async signInWithPairing(result: PairingResult, deviceName?: string): Promise<AccountInfo> {
+    this.#requireSignedOut();
+    const keys = await deriveAccountKeys(this.d.subtle, result.secret);
+    let h: string | null = null;
+    if (result.handle) {
+      const parsed = parseHandle(result.handle);
+      await checkHandleKey(this.d.subtle, parsed, keys.publicKey);
+      h = formatHandle(parsed);
+    }
+    await this.#enrol(result.secret, keys, h, deviceName);
+    for (const g of result.grants) await this.acceptGrant(g);
+    return this.current()!;
+  }
+
+  /**
+   * What this device gives a device it pairs with (after the user compared the words): the
+   * secret, the handle, and a grant of every storage epoch ≥ 1 it holds for the new device's
+   * box key — the approval that docs/ACCOUNTS.md's first revocation rule asks for.
+   */
+  pairingSource(): PairingHostSource {
+    return {
+      secret: async () => this.#unwrap(SECRET_PURPOSE, this.#require().stored.wrappedSecret),
+      handle: () => this.#live?.stored.handle ?? null,
+      grantsFor: async (device) => {
+        const l = this.#require();
+        const grants: unknown[] = [];
+        for (const e of this.epochs.filter((x) => x > 0)) {
+          const key = await this.exportEpochKey(e);
+          try {
+            grants.push(
+              await grantEpochKey(this.d.subtle, this.d.random, l.keys, e, key, {
+                id: device.id,
+                box: device.box,
+              }),
+            );
+          } finally {
+            key.fill(0);
+          }
+        }
+        return grants;
+      },
+    };
   }
 
   /** Handle + passphrase: params → scrypt → login → open the sealed secret. */

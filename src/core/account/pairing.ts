@@ -57,6 +57,8 @@ export interface PairingDevice {
 
 export interface PairingResult {
   secret: AccountSecret;
+  /** The account's handle, if the host knows it. */
+  handle: string | null;
   /** Epoch grants for this device (open with `AccountSession.acceptGrant`). */
   grants: unknown[];
 }
@@ -75,6 +77,7 @@ const CommitReplySchema = v.strictObject({ commit: b64Bytes(32) });
 const PayloadSchema = v.strictObject({
   v: v.literal(1),
   secret: b64Bytes(32),
+  handle: v.nullable(v.pipe(v.string(), v.maxLength(64))),
   grants: v.pipe(v.array(v.unknown()), v.maxLength(64)),
 });
 
@@ -226,13 +229,15 @@ export class PairingGuest {
       throw new PairingError('PAIRING_UNOPENABLE', 'the delivered payload is malformed');
     const secret = fromBase64Url(r.output.secret);
     checkAccountSecret(secret);
-    return { secret, grants: r.output.grants };
+    return { secret, handle: r.output.handle, grants: r.output.grants };
   }
 }
 
 export interface PairingHostSource {
   /** The account secret (raw; the caller zeroes nothing: the host zeroes its copy after use). */
   secret(): Promise<Uint8Array>;
+  /** The account's handle (`name#tag`), if this device knows it. */
+  handle(): string | null;
   /** Epoch grants for the guest's box key (empty while no revocation has happened). */
   grantsFor(device: PairingDevice): Promise<unknown[]>;
 }
@@ -291,6 +296,7 @@ export async function pairWithGuest(
         JSON.stringify({
           v: 1,
           secret: toBase64Url(secret),
+          handle: source.handle(),
           grants: await source.grantsFor(device),
         }),
       );
