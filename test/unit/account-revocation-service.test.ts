@@ -7,6 +7,15 @@ import {
   revokeDevices,
   type RevocationBody,
 } from '../../src/core/account/revocation.ts';
+import type { AccountApi } from '../../src/core/account/account-api.ts';
+import { accountMeshParts } from '../../src/core/account/account-mesh.ts';
+import { AccountSession } from '../../src/core/account/account-session.ts';
+import { MemoryAccountStore } from '../../src/core/account/account-store.ts';
+import { generateDeviceKeyPair, identityFromKeyPair } from '../../src/core/identity.ts';
+import { ManualClock } from '../../src/core/testing/manual-clock.ts';
+import { MemoryNetwork } from '../../src/core/testing/memory-network.ts';
+import { seededBytes, seededRandom } from '../../src/core/testing/seeded-random.ts';
+import { createSimNode, trackedSubtle } from '../../src/core/testing/sim-node.ts';
 import { accountWorld, ids } from './account-mesh-helpers.ts';
 
 async function threeDevices(seed: number) {
@@ -197,5 +206,73 @@ describe('revocation service', () => {
     await expect(a.service.revoke('not a device')).rejects.toMatchObject({
       code: 'BAD_ARGUMENT',
     });
+  });
+});
+
+describe('personal mesh from account sessions', () => {
+  it('sessions form the mesh, a revocation reaches their stores, the revoked one gets no key', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const rand = seededRandom(21);
+    const bytes = seededBytes(rand);
+    const net = new MemoryNetwork(clock, { latencyMs: 2, jitterMs: 1, random: rand });
+    const subtle = trackedSubtle(clock);
+    const api = {} as AccountApi; // create and recovery-code sign-in never call the server
+    async function device(name: string) {
+      const identity = await identityFromKeyPair(subtle, await generateDeviceKeyPair(subtle));
+      const session = await AccountSession.open({
+        subtle,
+        random: bytes,
+        clock: { now: () => clock.now() },
+        store: new MemoryAccountStore(),
+        api,
+        device: identity,
+        defaultDeviceName: name,
+      });
+      return { identity, session };
+    }
+    async function join(d: Awaited<ReturnType<typeof device>>) {
+      const parts = await accountMeshParts(d.session, {
+        subtle,
+        random: bytes,
+        now: () => clock.now(),
+      });
+      const { node } = await createSimNode(net, bytes, {
+        meshKey: d.session.keys!.meshKey,
+        identity: d.identity,
+        admission: parts.admission,
+      });
+      const service = await parts.attach(node);
+      const errors: string[] = [];
+      service.on('error', (e) => errors.push(`${e.code}: ${e.message}`));
+      void node.start();
+      return { node, service, errors };
+    }
+    const d1 = await device('One');
+    const { recoveryCode } = await d1.session.create('alice');
+    const d2 = await device('Two');
+    await d2.session.signInWithRecoveryCode(recoveryCode);
+    const d3 = await device('Three');
+    await d3.session.signInWithRecoveryCode(recoveryCode);
+    const [n1, n2, n3] = [await join(d1), await join(d2), await join(d3)];
+    await clock.advance(3000);
+    expect(ids(n1.node)).toHaveLength(3);
+    expect(n1.service.devices().map((d) => d.name)).toEqual(['One', 'Three', 'Two']);
+
+    await n1.service.revoke(d3.identity.deviceId);
+    await clock.advance(1000);
+    expect(ids(n1.node)).toHaveLength(2);
+    expect([n1.errors, n2.errors]).toEqual([[], []]);
+    expect(d1.session.epochs).toEqual([0, 1]);
+    expect(d2.session.epochs).toEqual([0, 1]);
+    expect(d3.session.epochs).toEqual([0]);
+    expect(d2.session.revocations?.version).toBe(1);
+    const k1 = await d1.session.exportEpochKey(1);
+    expect(toHex(await d2.session.exportEpochKey(1))).toBe(toHex(k1));
+    expect(n3.service.epochKey()).toBeUndefined();
+    // A restarted tab of device 2 starts from what its session stored.
+    await n2.node.close();
+    const again = await join(d2);
+    expect(again.service.list?.version).toBe(1);
+    expect(again.service.epochKey()?.epoch).toBe(1);
   });
 });

@@ -55,13 +55,18 @@ export interface RevocationServiceOptions {
   readonly random: (n: number) => Uint8Array;
   /** Wall-clock time, ms (revocation times, last seen). */
   readonly now: () => number;
-  /** This device: its id, its own certificate, and its box key pair that grants are sealed to. */
+  /**
+   * This device: its id, its own certificate, and its box key pair that grants are sealed to
+   * (or `openGrant`, when something else holds the box key, e.g. the account session).
+   */
   readonly self: {
     readonly deviceId: string;
     readonly certificate: Certificate;
-    readonly boxPrivateKey: CryptoKey;
-    readonly boxPublicKey: Uint8Array;
+    readonly boxPrivateKey?: CryptoKey;
+    readonly boxPublicKey?: Uint8Array;
   };
+  /** Opens (and keeps) a grant addressed to this device; throws `EpochKeyError`. */
+  readonly openGrant?: (grant: unknown) => Promise<EpochKey>;
   /** The account signing key; without it this device can follow revocations but not make them. */
   readonly signer?: AccountSigner;
   /** The newest revocation list this device stored (verified again before use). */
@@ -155,7 +160,11 @@ export class RevocationService extends Emitter<{
     if (o.self.certificate.device.id !== o.self.deviceId) {
       throw new ArgumentError('self.certificate is not the certificate of self.deviceId');
     }
-    if (toBase64Url(o.self.boxPublicKey) !== o.self.certificate.device.box) {
+    const { boxPrivateKey, boxPublicKey } = o.self;
+    if (!o.openGrant && (!boxPrivateKey || !boxPublicKey)) {
+      throw new ArgumentError('give self.boxPrivateKey and self.boxPublicKey, or openGrant');
+    }
+    if (boxPublicKey && toBase64Url(boxPublicKey) !== o.self.certificate.device.box) {
       throw new ArgumentError('self.boxPublicKey is not the box key in this device certificate');
     }
     await o.admission.learn(o.self.certificate).catch(() => {});
@@ -332,14 +341,16 @@ export class RevocationService extends Emitter<{
   }
 
   async #onGrant(grant: unknown): Promise<void> {
-    const { subtle, admission, self } = this.#o;
+    const { subtle, admission, self, openGrant } = this.#o;
     let opened: EpochKey;
     try {
-      opened = await openEpochGrant(subtle, grant, admission.accountKey, {
-        deviceId: self.deviceId,
-        boxPrivateKey: self.boxPrivateKey,
-        boxPublicKey: self.boxPublicKey,
-      });
+      opened = openGrant
+        ? await openGrant(grant)
+        : await openEpochGrant(subtle, grant, admission.accountKey, {
+            deviceId: self.deviceId,
+            boxPrivateKey: self.boxPrivateKey!,
+            boxPublicKey: self.boxPublicKey!,
+          });
     } catch (e) {
       if (e instanceof WosError) return this.emit('error', e);
       throw e;
