@@ -1,5 +1,5 @@
 import { Peer } from 'peerjs';
-import { AccountSession } from '../core/account/account-session.ts';
+import type { AccountSession } from '../core/account/account-session.ts';
 import { ownerVerifier } from '../core/account/ed25519.ts';
 import { systemClock } from '../core/clock.ts';
 import { ComputeClient } from '../core/compute/compute-client.ts';
@@ -11,8 +11,8 @@ import { StorageService } from '../core/storage/storage-service.ts';
 import type { StripeCoder } from '../core/storage/storage-context.ts';
 import { createWos, type Runtime, type Wos } from '../sdk/wos.ts';
 import { inviteLink, parseMeshRoute, PERSONAL_ROUTE } from '../sdk/fragment.ts';
-import { HttpAccountApi } from './account/http-account-api.ts';
-import { IdbAccountStore } from './account/idb-account-store.ts';
+import { browserDeviceName, openBrowserAccountSession } from './account/browser-account.ts';
+import { pairAsGuest } from './account/browser-pairing.ts';
 import {
   loadDeviceIdentity,
   loadSettings,
@@ -68,18 +68,7 @@ export function bootBrowserNode(): BrowserApp {
   let meshKey = explicit?.meshKey ?? '';
   let personal = false;
   const identityReady = loadDeviceIdentity(crypto.subtle);
-  const account = identityReady.then((device) =>
-    AccountSession.open({
-      subtle: crypto.subtle,
-      random,
-      clock: systemClock,
-      store: new IdbAccountStore(),
-      api: new HttpAccountApi(location.origin),
-      device,
-      kind: 'tab',
-      defaultDeviceName: browserDeviceName(),
-    }),
-  );
+  const account = identityReady.then(openBrowserAccountSession);
   const started = (async (): Promise<BrowserRuntime> => {
     const identity = await identityReady;
     const session = await account;
@@ -187,6 +176,7 @@ export function bootBrowserNode(): BrowserApp {
           ? inviteLink(location.origin, location.pathname, meshKey)
           : '',
     account,
+    pair: async () => pairAsGuest(await account, await identityReady, browserDeviceName()),
     share: { host: async () => (await started).shares, read: (link, o) => guest.read(link, o) },
   });
   return {
@@ -208,30 +198,4 @@ export function bootBrowserNode(): BrowserApp {
       await rt.refresh();
     },
   };
-}
-
-/** A default name for this device's certificate, e.g. "Chrome on Linux". */
-function browserDeviceName(): string {
-  const ua = navigator.userAgent;
-  const browser = /Edg\//.test(ua)
-    ? 'Edge'
-    : /Firefox\//.test(ua)
-      ? 'Firefox'
-      : /Chrom(e|ium)\//.test(ua)
-        ? 'Chrome'
-        : /Safari\//.test(ua)
-          ? 'Safari'
-          : 'Browser';
-  const os = /Android/.test(ua)
-    ? 'Android'
-    : /iPhone|iPad/.test(ua)
-      ? 'iOS'
-      : /Mac OS X/.test(ua)
-        ? 'macOS'
-        : /Windows/.test(ua)
-          ? 'Windows'
-          : /Linux|CrOS/.test(ua)
-            ? 'Linux'
-            : '';
-  return os ? `${browser} on ${os}` : browser;
 }

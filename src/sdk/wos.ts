@@ -88,6 +88,11 @@ export interface Wos {
     /** Registers (or, knowing the current one, changes) the passphrase on the server. */
     setPassphrase(passphrase: string, opts?: { current?: string }): Promise<void>;
     signOut(): Promise<void>;
+    /**
+     * Pairing, on a signed-out device: open `link` on a device that has the account, compare
+     * `words` on both screens and approve there; `done` resolves once this device is enrolled.
+     */
+    pair(): Promise<PairingStart>;
   };
   /** Mesh-wide events: emit to every node, subscribe, wait. */
   readonly events: {
@@ -137,12 +142,25 @@ export function isShareLink(ref: unknown): ref is string {
   return typeof ref === 'string' && (ref.includes('#/s/') || /^[A-Za-z0-9_-]{100,}$/.test(ref));
 }
 
+/** A pairing started on the new device (`wos.account.pair()`). */
+export interface PairingStart {
+  /** `…/#/pair/<one-time key>`: open it on a device that has the account. */
+  link: string;
+  /** The words to compare, once the other device has connected. */
+  words: Promise<string[]>;
+  /** This device, enrolled (it joins the personal mesh on its next start). */
+  done: Promise<AccountInfo>;
+  cancel(): void;
+}
+
 export interface WosBinding {
   ready: Promise<Runtime>;
   kind: NodeKind;
   invite(): string;
   /** This profile's account session (tabs have one). */
   account?: Promise<AccountSession>;
+  /** Starts pairing this (signed-out) device with an enrolled one. */
+  pair?: () => Promise<PairingStart>;
   share?: ShareBinding;
 }
 
@@ -250,6 +268,11 @@ export function createWos(binding: WosBinding): Wos {
       },
       setPassphrase: async (p, opts) => (await session()).setPassphrase(p, opts?.current),
       signOut: async () => (await session()).signOut(),
+      pair: async () => {
+        if (!binding.pair)
+          throw new WosError('ACCOUNT_UNAVAILABLE', 'pairing is not available here');
+        return binding.pair();
+      },
     },
     events: {
       emit: (name, data) => {
