@@ -30,6 +30,20 @@ import { IdbShareRecords } from './idb-share-records.ts';
  */
 const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 
+declare global {
+  interface Window {
+    /** A share link page's state (ShareGuestView), for the browser test suite. */
+    __wosShare?: {
+      state: string;
+      name?: string;
+      size?: number;
+      blob?: Blob;
+      progress: number[];
+      error?: { code: string; message: string };
+    };
+  }
+}
+
 /** A mesh node of `identity` on `meshKey` through this page's server, not started yet. */
 export async function openMeshNode(identity: DeviceIdentity, meshKey: string): Promise<MeshNode> {
   const serverUrl = location.origin;
