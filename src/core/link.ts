@@ -80,8 +80,16 @@ export class MeshKeyMismatchError extends HandshakeError {
   }
 }
 
-/** The peer refused this node (or this node the peer) at admission, e.g. CERT_MISSING. */
-export class AdmissionRefusedError extends HandshakeError {}
+/** The peer refused this node (`byPeer`) or this node the peer at admission, e.g. CERT_MISSING. */
+export class AdmissionRefusedError extends HandshakeError {
+  constructor(
+    code: string,
+    message: string,
+    readonly byPeer: boolean,
+  ) {
+    super(code, message);
+  }
+}
 
 function transcript(ctx: LinkContext, initNonce: string, respNonce: string, ids: string[]) {
   return utf8(['wos/auth/v1', ctx.meshId, initNonce, respNonce, ...ids].join('|'));
@@ -171,6 +179,7 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
           throw new AdmissionRefusedError(
             r.output.code,
             `peer ${p.env.f} refused this device: ${r.output.message}`,
+            true,
           );
         }
         throw new HandshakeError(
@@ -245,6 +254,7 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
             new AdmissionRefusedError(
               verdict.code,
               `refused node ${peerHello.nodeId}: ${verdict.message}`,
+              false,
             ),
             REJECT_LINGER_MS,
           );

@@ -1,4 +1,6 @@
 import { Peer } from 'peerjs';
+import { accountMeshParts } from '../core/account/account-mesh.ts';
+import type { RevocationService } from '../core/account/revocation-service.ts';
 import type { AccountSession } from '../core/account/account-session.ts';
 import { ownerVerifier } from '../core/account/ed25519.ts';
 import { systemClock } from '../core/clock.ts';
@@ -91,6 +93,11 @@ export function bootBrowserNode(): BrowserApp {
       ? await session.storageRootKey()
       : await loadStorageRootKey(() => generateStorageRootKey(crypto.subtle, random));
     const coder = await createBrowserStripeCoder();
+    // The personal mesh admits only this account's unrevoked devices.
+    const personalMesh = accountKeys
+      ? await accountMeshParts(session, { subtle: crypto.subtle, random, now: () => Date.now() })
+      : undefined;
+    let accountMesh: RevocationService | undefined;
     let services:
       | Pick<
           BrowserRuntime,
@@ -109,8 +116,10 @@ export function bootBrowserNode(): BrowserApp {
         return probeBrowser(settings.donatedBytes, gpu, executors.advertised());
       },
       ...(route.directoryMeshId ? { directoryMeshId: route.directoryMeshId } : {}),
+      ...(personalMesh ? { admission: personalMesh.admission } : {}),
       // Services register their bus handlers before the first peer can ask.
       beforeStart: async (node) => {
+        if (personalMesh) accountMesh = await personalMesh.attach(node);
         const computeNode = new ComputeNode(node, executors.all, crypto.subtle);
         const shardStore = await IdbShardStore.open(node.meshId, settings.donatedBytes);
         const fileCache = await IdbFileCache.open(node.meshId, settings.cacheBytes);
@@ -162,6 +171,7 @@ export function bootBrowserNode(): BrowserApp {
       fileCache,
       coder,
       shares,
+      ...(accountMesh ? { accountMesh } : {}),
     };
   })();
   const guest = createShareGuest(started.then((r) => r.coder));

@@ -1,4 +1,5 @@
 import type { AccountInfo, AccountSession } from '../core/account/account-session.ts';
+import type { DeviceInfo, RevocationService } from '../core/account/revocation-service.ts';
 import type { ComputeClient, MapOptions, MapResult } from '../core/compute/compute-client.ts';
 import type { Kernel, KernelSpec } from '../core/compute/kernel.ts';
 import type { LeaseHandle } from '../core/compute/lease-handle.ts';
@@ -89,6 +90,17 @@ export interface Wos {
     setPassphrase(passphrase: string, opts?: { current?: string }): Promise<void>;
     signOut(): Promise<void>;
     /**
+     * The account's devices this tab knows (certificate name and kind, last seen, resources of
+     * their live nodes); only in the personal mesh (ACCOUNT_MESH_REQUIRED otherwise).
+     */
+    devices(): Promise<DeviceInfo[]>;
+    /**
+     * Revokes a device: it is disconnected everywhere and refused from then on; a new storage
+     * epoch key is made and granted to the other devices, never to it (kept in each session;
+     * the tabs' storage picks it up at their next start).
+     */
+    revoke(deviceId: string): Promise<void>;
+    /**
      * Pairing, on a signed-out device: open `link` on a device that has the account, compare
      * `words` on both screens and approve there; `done` resolves once this device is enrolled.
      */
@@ -108,6 +120,7 @@ export interface Wos {
 
 export type {
   AccountInfo,
+  DeviceInfo,
   NodeInfo,
   MapResult,
   MapOptions,
@@ -123,6 +136,8 @@ export interface Runtime {
   compute: ComputeClient;
   events: MeshEvents;
   storage: { files: StorageClient };
+  /** The personal mesh's revocation service (devices, revoke), when this is one. */
+  accountMesh?: RevocationService;
 }
 
 export interface GetOptions {
@@ -192,6 +207,16 @@ export function createWos(binding: WosBinding): Wos {
   const shares = (): ShareBinding => {
     if (!binding.share) throw new WosError('SHARE_UNAVAILABLE', 'sharing is not available here');
     return binding.share;
+  };
+  const accountMesh = async (): Promise<RevocationService> => {
+    const r = await runtime();
+    if (!r.accountMesh) {
+      throw new WosError(
+        'ACCOUNT_MESH_REQUIRED',
+        'devices are managed from the personal mesh: sign in and open #/me',
+      );
+    }
+    return r.accountMesh;
   };
   const session = async (): Promise<AccountSession> => {
     if (!binding.account) {
@@ -268,6 +293,10 @@ export function createWos(binding: WosBinding): Wos {
       },
       setPassphrase: async (p, opts) => (await session()).setPassphrase(p, opts?.current),
       signOut: async () => (await session()).signOut(),
+      devices: async () => (await accountMesh()).devices(),
+      revoke: async (deviceId) => {
+        await (await accountMesh()).revoke(deviceId);
+      },
       pair: async () => {
         if (!binding.pair)
           throw new WosError('ACCOUNT_UNAVAILABLE', 'pairing is not available here');

@@ -24,7 +24,9 @@ export class MeshState {
       this.status = st === 'online' ? 'online' : st === 'closed' ? 'failed' : 'offline';
     });
     wos.on('error', (e) => {
-      if (e.code === 'MESH_KEY_MISMATCH') this.error = e.message;
+      // A personal mesh refusing this device (no, foreign or revoked certificate) says why.
+      const refused = e.code.startsWith('CERT_') && (e as { byPeer?: unknown }).byPeer === true;
+      if (e.code === 'MESH_KEY_MISMATCH' || refused) this.error = e.message;
     });
     void app.settings().then((st) => {
       this.donatedGiB = Math.round((st.donatedBytes / 1024 ** 3) * 10) / 10;
