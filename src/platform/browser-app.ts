@@ -90,7 +90,9 @@ export function bootBrowserNode(): BrowserApp {
     const gpu = await probeGpu();
     const executors = await createBrowserExecutors(settings.cpuWorkers, gpu !== null);
     const rootKey = accountKeys
-      ? await session.storageRootKey()
+      ? // Epoch 0 until manifests record their epoch: a newer epoch key would hide (and make
+        // unreadable) every file written before the revocation that made it.
+        await session.storageRootKey(0)
       : await loadStorageRootKey(() => generateStorageRootKey(crypto.subtle, random));
     const coder = await createBrowserStripeCoder();
     // The personal mesh admits only this account's unrevoked devices.
