@@ -7,24 +7,19 @@ import type { WosServer } from '../../signaling-server/server.ts';
 import { deriveAccountKeys } from '../../src/core/account/account-keys.ts';
 import { parseRecoveryCode } from '../../src/core/account/recovery-code.ts';
 import { meshIdOf } from '../../src/core/identity.ts';
-import { launchBrowser, nodeIds, openNode, selfId, startServer, waitUntil } from './fixtures.ts';
+import {
+  enterPersonal,
+  launchBrowser,
+  nodeIds,
+  openNode,
+  selfId,
+  startServer,
+  waitJoined,
+  waitUntil,
+} from './fixtures.ts';
 import { idbContains, makeTestFile, readDigest } from './storage-pages.ts';
 
 const PASSPHRASE = 'correct horse battery staple';
-
-/** Moves a signed-in tab to its personal mesh (`#/me` and a reload) and waits until it joined. */
-async function enterPersonal(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    location.hash = '#/me';
-  });
-  await page.reload();
-  await waitJoined(page);
-}
-
-async function waitJoined(page: Page): Promise<void> {
-  await page.waitForFunction(() => window.wos !== undefined);
-  await page.evaluate(() => window.wos.ready);
-}
 
 const meshOf = (page: Page): Promise<string> => page.evaluate(() => window.wos.mesh.id);
 

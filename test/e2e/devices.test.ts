@@ -3,18 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WosServer } from '../../signaling-server/server.ts';
 import { deriveAccountKeys } from '../../src/core/account/account-keys.ts';
 import { parseRecoveryCode } from '../../src/core/account/recovery-code.ts';
-import { launchBrowser, nodeIds, openNode, selfId, startServer, waitUntil } from './fixtures.ts';
+import {
+  enterPersonal,
+  launchBrowser,
+  nodeIds,
+  openNode,
+  selfId,
+  startServer,
+  waitUntil,
+} from './fixtures.ts';
 import { makeTestFile, readDigest } from './storage-pages.ts';
-
-/** Moves a signed-in tab to its personal mesh (`#/me` and a reload) and waits until it joined. */
-async function enterPersonal(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    location.hash = '#/me';
-  });
-  await page.reload();
-  await page.waitForFunction(() => window.wos !== undefined);
-  await page.evaluate(() => window.wos.ready);
-}
 
 describe('devices of an account in real Chromium: admission and revocation', () => {
   let server: WosServer;

@@ -59,9 +59,23 @@ export async function openNode(context: BrowserContext, url: string): Promise<Pa
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
   await page.goto(url);
+  await waitJoined(page);
+  return page;
+}
+
+/** Waits until a page's WOS node has started (after a load or reload). */
+export async function waitJoined(page: Page): Promise<void> {
   await page.waitForFunction(() => window.wos !== undefined);
   await page.evaluate(() => window.wos.ready);
-  return page;
+}
+
+/** Moves a signed-in tab to its personal mesh (`#/me` and a reload) and waits until it joined. */
+export async function enterPersonal(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    location.hash = '#/me';
+  });
+  await page.reload();
+  await waitJoined(page);
 }
 
 export async function nodeIds(page: Page): Promise<string[]> {

@@ -1,17 +1,16 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WosServer } from '../../signaling-server/server.ts';
-import { launchBrowser, nodeIds, openNode, selfId, startServer, waitUntil } from './fixtures.ts';
-
-/** Moves a signed-in tab to its personal mesh (`#/me` and a reload) and waits until it joined. */
-async function enterPersonal(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    location.hash = '#/me';
-  });
-  await page.reload();
-  await page.waitForFunction(() => window.wos !== undefined);
-  await page.evaluate(() => window.wos.ready);
-}
+import {
+  enterPersonal,
+  waitJoined,
+  launchBrowser,
+  nodeIds,
+  openNode,
+  selfId,
+  startServer,
+  waitUntil,
+} from './fixtures.ts';
 
 /**
  * Pairing through the UI, each device its own browser profile: the new device shows a link,
@@ -60,8 +59,7 @@ describe('pairing a new device in real Chromium', () => {
 
     // The new device reloads itself into the personal mesh.
     await two.waitForURL(/#\/me$/);
-    await two.waitForFunction(() => window.wos !== undefined);
-    await two.evaluate(() => window.wos.ready);
+    await waitJoined(two);
     const info = await two.evaluate(() => window.wos.account.current());
     expect(info?.handle).toBe(handle);
     const accountOne = await one.evaluate(
