@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAccountSigninBench } from './account-signin.ts';
+import { runShareLinkBench } from './share-link.ts';
 import { runBusAb, type AbResult } from './bus-ab.ts';
 import { runBusProfile, type ProfileResult } from './bus-profile.ts';
 import { runBusRttBench } from './bus-rtt.ts';
@@ -43,6 +44,7 @@ export const BENCHES = [
   'storage-transfer',
   'storage-repair',
   'account-signin',
+  'share-link',
 ];
 /** Diagnostics: run only when named in `--only`. */
 export const DIAGNOSTICS = ['bus-profile', 'bus-ab', 'wire-cost', 'compute-profile'];
@@ -194,6 +196,9 @@ async function runOne(name: string, o: Options): Promise<BenchResult | Diagnosti
         return await runStorageRepairBench(h, o.runs, o.fileMiB, log);
       case 'account-signin':
         return await runAccountSigninBench(h, o.runs, log);
+      case 'share-link':
+        // Issue #5 names the size: a 32 MiB file.
+        return await runShareLinkBench(h, o.runs, 32, log);
       default:
         return await runBusThroughputBench(h, o.runs, o.mib * 1024 * 1024, log);
     }

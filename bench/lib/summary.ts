@@ -1,4 +1,5 @@
 import type { AccountSigninResult } from '../account-signin.ts';
+import type { ShareLinkResult } from '../share-link.ts';
 import type { SignalingBenchResult } from '../signaling.ts';
 import type { RttResult } from '../bus-rtt.ts';
 import type { ThroughputResult } from '../bus-throughput.ts';
@@ -28,7 +29,8 @@ export type BenchResult =
   | StoragePipelineSuiteResult
   | StorageTransferResult
   | StorageRepairResult
-  | AccountSigninResult;
+  | AccountSigninResult
+  | ShareLinkResult;
 
 /** Three significant digits: enough for numbers that vary by more between runs. */
 const sig = (x: number): number => Number(x.toPrecision(3));
@@ -250,6 +252,16 @@ export function summarize(r: BenchResult): SummaryRow[] {
           atMost(r.signIn, 1000, '≤ 1000 ms'),
         ),
         row('account-signin', 'reload with #/me → ready in the personal mesh', r.personalReady),
+      ];
+    case 'share-link':
+      return [
+        row(
+          'share-link',
+          `open link → first byte, ${r.fileBytes / 2 ** 20} MiB ${r.code}`,
+          r.first,
+        ),
+        row('share-link', `open link → last byte, ${r.fileBytes / 2 ** 20} MiB ${r.code}`, r.last),
+        row('share-link', 'guest read rate after the first byte', r.MBps),
       ];
   }
 }

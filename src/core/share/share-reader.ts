@@ -198,7 +198,18 @@ async function findServer(
       const why = lastError instanceof Error ? lastError.message : 'nobody on the share mesh';
       throw new ShareError('SHARE_UNAVAILABLE', why);
     }
-    await sleep(c.clock, LOOK_EVERY_MS, signal);
+    await nextLook(c.clock, node, signal);
+  }
+}
+
+/** Until a member joins (the server, most likely) or LOOK_EVERY_MS pass. */
+async function nextLook(clock: Clock, node: MeshNode, signal?: AbortSignal): Promise<void> {
+  let off = (): void => {};
+  const joined = new Promise<void>((resolve) => (off = node.members.on('join', () => resolve())));
+  try {
+    await Promise.race([joined, sleep(clock, LOOK_EVERY_MS, signal)]);
+  } finally {
+    off();
   }
 }
 

@@ -39,6 +39,8 @@ declare global {
       size?: number;
       blob?: Blob;
       progress: number[];
+      /** ms since the page started loading (`performance.now()`): first bytes, whole file. */
+      times: { first?: number; done?: number };
       error?: { code: string; message: string };
     };
   }
