@@ -140,6 +140,15 @@ describe('share links', () => {
     expect(expired).toMatchObject({ shown: 'failed', code: 'SHARE_LINK_EXPIRED' });
     expect(expired.error?.message).toMatch(/expired/);
 
+    // The owner's tab reloads: its shares are served again from IndexedDB, the revoked one
+    // still answers SHARE_REVOKED.
+    const again = await shareOf(owner, id, {});
+    await owner.reload();
+    await owner.waitForFunction(() => window.wos !== undefined);
+    await owner.evaluate(() => window.wos.ready);
+    expect(await openLink(again)).toMatchObject({ state: 'done', size, digest });
+    expect(await openLink(link)).toMatchObject({ shown: 'failed', code: 'SHARE_REVOKED' });
+
     // The code never reached the server.
     expect(log.length).toBeGreaterThan(0);
     for (const line of log) {
