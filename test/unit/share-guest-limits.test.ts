@@ -143,6 +143,26 @@ describe('a share link guest', () => {
     expect(await failure(m, readShared(guest, link))).toMatchObject({ code: 'FILE_DELETED' });
   });
 
+  it('two guests at once on a one-download link: exactly one gets it', async () => {
+    const { m, owner, records, host, guest } = await setup(25);
+    const data = testContent(40 * KiB, 25);
+    const ref = await m.settle(owner.storage.files.put('one.bin', data));
+    const link = await m.settle(host.share(ref, { maxDownloads: 1 }));
+    const both = await m.settle(
+      Promise.allSettled([readShared(guest, link), readShared(guest, link)]),
+    );
+    const won = both.filter((r) => r.status === 'fulfilled');
+    const lost = both.filter((r) => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect((lost[0] as PromiseRejectedResult).reason).toMatchObject({
+      code: 'SHARE_LIMIT_REACHED',
+    });
+    const f = (won[0] as PromiseFulfilledResult<SharedFile>).value;
+    expect(bytesEqual(await readAll(m, f), data)).toBe(true);
+    expect((await records.list())[0]!.downloads).toBe(1);
+  });
+
   it('share arguments are checked; an unknown file cannot be shared', async () => {
     const { m, host } = await setup(24);
     expect(await failure(m, host.share('A'.repeat(22)))).toMatchObject({ code: 'FILE_NOT_FOUND' });
