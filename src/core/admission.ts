@@ -14,6 +14,8 @@ export interface ProvenPeer {
   readonly deviceKey: Uint8Array;
   /** The certificate its `hello` carried (shape checked, signature not yet). */
   readonly certificate: Certificate | undefined;
+  /** The invite claim its `hello` carried (shared meshes; shape checked, nothing else). */
+  readonly claim?: unknown;
 }
 
 export type AdmissionVerdict =
@@ -23,11 +25,13 @@ export type AdmissionVerdict =
 export interface Admission {
   /** The certificate this node shows in its own `hello`, if it has one. */
   certificate(): Certificate | undefined;
+  /** An invite claim this node shows in its own `hello` (shared meshes, member-list.ts). */
+  claim?(): unknown;
   decide(peer: ProvenPeer): Promise<AdmissionVerdict>;
 }
 
 /** Codes a refused node accepts from its peer's `reject` (anything else reads as REJECTED). */
-export const ADMISSION_CODE_RE = /^(CERT|ADMISSION)_[A-Z_]{1,40}$/;
+export const ADMISSION_CODE_RE = /^((CERT|ADMISSION|MEMBERS|INVITE)_[A-Z_]{1,40}|NOT_A_MEMBER)$/;
 
 /** Today's rule for plain meshes: whoever proved the mesh key is in. */
 export const openAdmission: Admission = {

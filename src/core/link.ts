@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { CertificateSchema, type Certificate } from './account/certificate.ts';
+import { InviteClaimSchema } from './account/member-list.ts';
 import { ADMISSION_CODE_RE, openAdmission, type Admission } from './admission.ts';
 import { concatBytes, fromBase64Url, toBase64Url, utf8 } from './bytes.ts';
 import type { Clock } from './clock.ts';
@@ -58,6 +59,7 @@ const HelloSchema = v.strictObject({
   pub: v.pipe(v.string(), v.length(87)),
   nonce: v.pipe(v.string(), v.length(43)),
   cert: v.optional(CertificateSchema),
+  claim: v.optional(InviteClaimSchema),
 });
 const AuthSchema = v.strictObject({
   sig: v.pipe(v.string(), v.maxLength(200)),
@@ -244,6 +246,7 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
           kind: peerHello.kind,
           deviceKey: fromBase64Url(peerHello.pub),
           certificate: peerHello.cert,
+          ...(peerHello.claim ? { claim: peerHello.claim } : {}),
         });
         if (!verdict.admit) {
           await send('reject', {
@@ -316,12 +319,14 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
     };
 
     const cert = admission.certificate();
+    const claim = admission.claim?.();
     void send('hello', {
       v: 1,
       kind: ctx.kind,
       pub: toBase64Url(ctx.identity.publicKey),
       nonce: myNonce,
       ...(cert ? { cert } : {}),
+      ...(claim ? { claim } : {}),
     }).catch((e: unknown) => fail(new HandshakeError('CHANNEL_CLOSED', String(e))));
   });
 }

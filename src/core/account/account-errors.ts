@@ -114,3 +114,28 @@ export class DeviceWrapError extends WosError {
     super('DEVICE_WRAP_UNOPENABLE', message);
   }
 }
+
+export type MembersErrorCode =
+  | 'MEMBERS_MALFORMED'
+  | 'MEMBERS_VERSION'
+  | 'MEMBERS_BAD_SIGNATURE'
+  | 'MEMBERS_WRONG_OWNER'
+  | 'MEMBERS_WRONG_MESH'
+  | 'MEMBERS_ROLLBACK'
+  /** Inviting and removing need a device of the owner's account. */
+  | 'MEMBERS_OWNER_ONLY'
+  /** Admission to a shared mesh: the account is not in the member list in force. */
+  | 'NOT_A_MEMBER'
+  | 'INVITE_MALFORMED'
+  | 'INVITE_UNKNOWN'
+  | 'INVITE_USED'
+  | 'INVITE_BAD_SIGNATURE'
+  | 'INVITE_WRONG_ACCOUNT';
+
+/** A shared mesh's member list or an invite claim was refused (shared-mesh.ts). */
+export class MembersError extends WosError {
+  declare readonly code: MembersErrorCode;
+  constructor(code: MembersErrorCode, message: string) {
+    super(code, message);
+  }
+}
