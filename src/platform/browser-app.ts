@@ -9,6 +9,7 @@ import { ComputeNode } from '../core/compute/compute-node.ts';
 import { newMeshKey } from '../core/identity.ts';
 import { MeshEvents } from '../core/mesh-events.ts';
 import { generateStorageRootKey } from '../core/storage/keys.ts';
+import { followEpochKeys, keyRingFrom } from '../core/storage/key-ring.ts';
 import { StorageService } from '../core/storage/storage-service.ts';
 import type { StripeCoder } from '../core/storage/storage-context.ts';
 import { createWos, type Runtime, type Wos } from '../sdk/wos.ts';
@@ -37,8 +38,9 @@ import { startNode, type StartedNode } from './start-node.ts';
  * from, and says goodbye when the tab closes so peers drop it at once.
  *
  * With an account on this profile and no explicit `#/m/<key>` (or with `#/me`), the tab joins
- * the account's personal mesh instead, stores files under the account's storage root (newest
- * epoch held) and signs their manifests as the account.
+ * the account's personal mesh instead, stores files under the account's storage roots (new
+ * files under the newest epoch held, each file read with its own epoch's root) and signs
+ * their manifests as the account.
  */
 export interface BrowserRuntime extends Runtime, StartedNode {
   computeNode: ComputeNode;
@@ -89,11 +91,11 @@ export function bootBrowserNode(): BrowserApp {
     let settings = await loadSettings();
     const gpu = await probeGpu();
     const executors = await createBrowserExecutors(settings.cpuWorkers, gpu !== null);
-    const rootKey = accountKeys
-      ? // Epoch 0 until manifests record their epoch: a newer epoch key would hide (and make
-        // unreadable) every file written before the revocation that made it.
-        await session.storageRootKey(0)
-      : await loadStorageRootKey(() => generateStorageRootKey(crypto.subtle, random));
+    // With an account: the root of every storage epoch this device holds (each manifest names
+    // its epoch; new files go under the newest); without one, this profile's own root.
+    const storageKeys = accountKeys
+      ? { keyRing: await keyRingFrom(crypto.subtle, session) }
+      : { rootKey: await loadStorageRootKey(() => generateStorageRootKey(crypto.subtle, random)) };
     const coder = await createBrowserStripeCoder();
     // The personal mesh admits only this account's unrevoked devices.
     const personalMesh = accountKeys
@@ -132,7 +134,7 @@ export function bootBrowserNode(): BrowserApp {
             coder,
             subtle: crypto.subtle,
             random,
-            rootKey,
+            ...storageKeys,
             // Account files are signed by the account key; holders accept both owner kinds.
             owner: accountKeys ?? identity,
             ...(accountKeys ? { verify: ownerVerifier(crypto.subtle) } : {}),
@@ -140,6 +142,8 @@ export function bootBrowserNode(): BrowserApp {
           },
           { repairEveryMs: 60_000 },
         );
+        // A revocation made here or a grant received: new files use the new epoch at once.
+        if (accountMesh) followEpochKeys(crypto.subtle, accountMesh, storage.files);
         storage.start();
         services = {
           computeNode,

@@ -121,7 +121,7 @@ describe('share links served by the owner, read by guests', () => {
     const link = await m.settle(host.share(ref));
     const f = await m.settle(readShared(guest, link));
     expect(bytesEqual(await readAll(m, f), data)).toBe(true);
-    const keys = await owner.storage.files.shareKeys(ref.id);
+    const keys = await owner.storage.files.shareKeys(ref.id, 0);
     const raw = async (k: CryptoKey) => new Uint8Array(await m.subtle.exportKey('raw', k));
     const secrets = [
       MARKER,

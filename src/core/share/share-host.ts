@@ -9,7 +9,7 @@ import { every, type Clock } from '../clock.ts';
 import { ArgumentError } from '../errors.ts';
 import type { MeshNode } from '../mesh-node.ts';
 import type { FileKeys } from '../storage/keys.ts';
-import type { Manifest } from '../storage/manifest.ts';
+import { epochOf, type Manifest } from '../storage/manifest.ts';
 import type { FileArg } from '../storage/storage-client.ts';
 import { ShareError } from './share-errors.ts';
 import type { ShareRecord, ShareRecords } from './share-records.ts';
@@ -26,8 +26,8 @@ import { ShareServer, type ShareServerOptions, type ShareSource } from './share-
  */
 export interface ShareFiles extends ShareSource {
   manifest(ref: FileArg, opts?: { signal?: AbortSignal }): Promise<Manifest>;
-  /** The file version's keys, extractable (for the link only). */
-  shareKeys(file: string): Promise<FileKeys>;
+  /** The file version's keys, extractable (for the link only), from its storage epoch's root. */
+  shareKeys(file: string, epoch: number): Promise<FileKeys>;
 }
 
 export interface ShareHostComponents {
@@ -87,11 +87,13 @@ export class ShareHost {
       throw new ArgumentError('maxDownloads must be a whole number ≥ 1');
     }
     const man = await files.manifest(ref);
-    const keys = await files.shareKeys(man.body.file);
+    const epoch = epochOf(man.body);
+    const keys = await files.shareKeys(man.body.file, epoch);
     const shareId = this.#c.random(SHARE_ID_BYTES);
     const record: ShareRecord = {
       id: toBase64Url(shareId),
       file: man.body.file,
+      ...(epoch > 0 ? { epoch } : {}),
       created: now,
       downloads: 0,
       revoked: false,
@@ -173,7 +175,7 @@ export class ShareHost {
     const have = this.#servers.get(r.id);
     if (have) return have;
     const run = (async () => {
-      const k = keys ?? (await this.#c.files.shareKeys(r.file));
+      const k = keys ?? (await this.#c.files.shareKeys(r.file, r.epoch ?? 0));
       const meshKey = await shareRendezvousKey(this.#c.subtle, k, fromBase64Url(r.id));
       const node = await this.#c.joinMesh(meshKey);
       const server = new ShareServer(node, r, this.#c.records, this.#c.files, this.#opts.server);

@@ -11,6 +11,8 @@ export interface ShareRecord {
   readonly id: string;
   /** File id (base64url). */
   readonly file: string;
+  /** Storage epoch of the file (its keys derive from that epoch's root); absent: 0. */
+  readonly epoch?: number | undefined;
   /** Clock time it was made, ms. */
   readonly created: number;
   /** Refused from this clock time on, ms (whole seconds, as in the link). */

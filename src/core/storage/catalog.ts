@@ -83,29 +83,11 @@ export class Catalog {
   async list(signal?: AbortSignal): Promise<Manifest[]> {
     const seen = new Map<string, Seen[]>();
     const tombs = new Map<string, Tombstone[]>();
+    // Every epoch's files: each epoch root has its own listing tag.
+    const tags = this.#ctx.keyRing.all.map((r) => r.tag);
     await this.#ask(signal, async (node, sig) => {
-      let after: string | undefined;
-      for (let page = 0; page < 10_000; page++) {
-        const req = { tag: this.#ctx.tag, ...(after === undefined ? {} : { after }) };
-        const body = v.parse(
-          ManifestListReplySchema,
-          await this.#request(node, 'st.manifest.list', req, sig),
-        );
-        for (const t of body.tombstones) tombs.set(t.file, [...(tombs.get(t.file) ?? []), t]);
-        for (const signed of body.items) {
-          const file = this.#fileOf(signed);
-          if (file === undefined) continue;
-          const list = seen.get(file) ?? [];
-          this.#see(list, node, signed, file);
-          seen.set(file, list);
-        }
-        const files = [
-          ...body.items.map((s) => this.#fileOf(s) ?? ''),
-          ...body.tombstones.map((t) => t.file),
-        ];
-        if (!body.more || files.length === 0) break;
-        after = files.sort().at(-1);
-      }
+      // One tag failing on a node (a timeout) must not hide the others.
+      await Promise.allSettled(tags.map((tag) => this.#listTag(node, tag, sig, seen, tombs)));
     });
     const out = await Promise.all(
       [...seen].map(([file, s]) =>
@@ -113,6 +95,38 @@ export class Catalog {
       ),
     );
     return out.filter((m): m is Manifest => m !== undefined);
+  }
+
+  /** One node's manifests and tombstones under one listing tag, page by page. */
+  async #listTag(
+    node: string,
+    tag: string,
+    sig: AbortSignal,
+    seen: Map<string, Seen[]>,
+    tombs: Map<string, Tombstone[]>,
+  ): Promise<void> {
+    let after: string | undefined;
+    for (let page = 0; page < 10_000; page++) {
+      const req = { tag, ...(after === undefined ? {} : { after }) };
+      const body = v.parse(
+        ManifestListReplySchema,
+        await this.#request(node, 'st.manifest.list', req, sig),
+      );
+      for (const t of body.tombstones) tombs.set(t.file, [...(tombs.get(t.file) ?? []), t]);
+      for (const signed of body.items) {
+        const file = this.#fileOf(signed);
+        if (file === undefined) continue;
+        const list = seen.get(file) ?? [];
+        this.#see(list, node, signed, file);
+        seen.set(file, list);
+      }
+      const files = [
+        ...body.items.map((s) => this.#fileOf(s) ?? ''),
+        ...body.tombstones.map((t) => t.file),
+      ];
+      if (!body.more || files.length === 0) break;
+      after = files.sort().at(-1);
+    }
   }
 
   /** Runs `fn` for this node and every live member, each with its own child of `signal`. */
@@ -157,7 +171,7 @@ export class Catalog {
     let man: Manifest | undefined;
     for (const s of seen) {
       try {
-        man = await openManifest(ctx.subtle, ctx.root, s.signed, ctx.verify);
+        man = await openManifest(ctx.subtle, ctx.keyRing, s.signed, ctx.verify);
         break;
       } catch (e) {
         firstError ??= e;

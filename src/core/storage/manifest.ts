@@ -3,6 +3,7 @@ import { concatBytes, fromUtf8, toBase64Url, utf8 } from '../bytes.ts';
 import { describeIssues } from '../wire.ts';
 import { openMeta, sealMeta, TAG_BYTES } from './cipher.ts';
 import { deriveFileKeys, type FileKeys } from './keys.ts';
+import { MAX_EPOCH, rootOfEpoch, type StorageKeyRing } from './key-ring.ts';
 import { MANIFEST_LABEL, tryFromB64, verifyB64, type OwnerSigner, type VerifyFn } from './owner.ts';
 import { BadManifestError, NotOwnerError } from './service-errors.ts';
 import type { SignedManifest } from './shard-store.ts';
@@ -20,8 +21,9 @@ import { WrongKeyOrCorruptError } from './storage-errors.ts';
  * A file's manifest, version 1: the owner-signed JSON text that says how to get the file back.
  *
  * In the clear (holders read it to check hashes, know which shards are theirs and drop the
- * rest): file id, revision, owner key, listing tag, (k, n), the store ids, and per stripe the
- * sealed shard size and each shard's SHA-256 and store. Sealed with the file's meta key
+ * rest): file id, revision, owner key, listing tag, the storage epoch whose root the file's
+ * keys and the tag derive from (absent for epoch 0, so older manifests stay valid), (k, n),
+ * the store ids, and per stripe the sealed shard size and each shard's SHA-256 and store. Sealed with the file's meta key
  * (AES-256-GCM, padded): the name, type, exact size, stripe length, times, and a copy of the
  * owner key and revision (so a manifest cannot be re-signed by another key or replayed as a
  * different revision). The signature covers the exact text; readers take the highest valid
@@ -51,6 +53,8 @@ export const ManifestBodySchema = v.pipe(
     rev: int(1, 2 ** 31 - 1),
     owner: PubKeySchema,
     tag: TagSchema,
+    /** Storage epoch (key-ring.ts); written only when ≥ 1, absent means 0. */
+    epoch: v.optional(int(0, MAX_EPOCH)),
     k: int(1, 255),
     n: int(2, 256),
     stores: v.pipe(v.array(StoreIdSchema), v.maxLength(4096)),
@@ -88,6 +92,11 @@ export interface Manifest {
   readonly meta: ManifestMeta;
   readonly signed: SignedManifest;
   readonly keys: FileKeys;
+}
+
+/** The storage epoch a manifest was written under. */
+export function epochOf(body: ManifestBody): number {
+  return body.epoch ?? 0;
 }
 
 export function stripeCount(size: number, stripeBytes: number): number {
@@ -155,17 +164,20 @@ export async function sealManifestMeta(
 }
 
 /**
- * Verifies, derives the file's keys from the storage root and opens the sealed part.
- * A wrong storage key gives WRONG_KEY_OR_CORRUPT; a forged or inconsistent manifest BAD_MANIFEST.
+ * Verifies, derives the file's keys from the storage root and opens the sealed part. With a
+ * key ring the root is that of the epoch the manifest names (EPOCH_KEY_MISSING if the ring
+ * lacks it); a bare root key is used as it is. A wrong storage key gives WRONG_KEY_OR_CORRUPT;
+ * a forged or inconsistent manifest BAD_MANIFEST.
  */
 export async function openManifest(
   subtle: SubtleCrypto,
-  root: CryptoKey,
+  root: CryptoKey | StorageKeyRing,
   signed: SignedManifest,
   verify: VerifyFn,
 ): Promise<Manifest> {
   const body = await verifyManifest(signed, verify);
-  const keys = await deriveFileKeys(subtle, root, fileIdBytes(body.file));
+  const key = 'current' in root ? rootOfEpoch(root, epochOf(body), body.file).root : root;
+  const keys = await deriveFileKeys(subtle, key, fileIdBytes(body.file));
   return openVerified(subtle, keys, signed, body);
 }
 

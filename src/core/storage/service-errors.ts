@@ -103,3 +103,17 @@ export class NoHolderError extends WosError {
     super('NO_HOLDER', `no holder could store the shard: ${detail}; retry when peers are online`);
   }
 }
+
+/** The file was written under a storage epoch whose root key this device does not hold. */
+export class EpochKeyMissingError extends WosError {
+  readonly epoch: number;
+  constructor(epoch: number, file?: string) {
+    super(
+      'EPOCH_KEY_MISSING',
+      `${file === undefined ? 'this file' : `file ${file}`} was stored under storage epoch ` +
+        `${epoch}; this device holds no key of storage epoch ${epoch}; approve it from a ` +
+        'device that does',
+    );
+    this.epoch = epoch;
+  }
+}

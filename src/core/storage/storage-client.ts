@@ -6,9 +6,11 @@ import { cachedFetch } from './cached-read.ts';
 import { readStream } from './downloader.ts';
 import { computeHealth, type FileHealth } from './health.ts';
 import { deriveFileKeys, type FileKeys } from './keys.ts';
-import { fileIdBytes, openManifest, type Manifest } from './manifest.ts';
+import { rootOfEpoch, type StorageKeyRing } from './key-ring.ts';
+import { epochOf, fileIdBytes, openManifest, type Manifest } from './manifest.ts';
 import { signDelete } from './owner.ts';
 import {
+  EpochKeyMissingError,
   FileDeletedError,
   FileNotFoundError,
   HashMismatchError,
@@ -41,6 +43,8 @@ export interface FileInfo extends FileRef {
   k: number;
   n: number;
   stripes: number;
+  /** The storage epoch it was written under (its keys derive from that epoch's root). */
+  epoch: number;
   /** Stores holding shards (ids). */
   stores: string[];
   /** Live nodes serving those stores now. */
@@ -68,6 +72,27 @@ export class StorageClient extends Emitter<{
     this.#catalog = new Catalog(ctx);
     ctx.onBadShard = (file, stripe, index, store) =>
       this.emit('badShard', { file, stripe, index, store });
+  }
+
+  /** The storage root keys in use: files are written under `keyRing.current.epoch`. */
+  get keyRing(): StorageKeyRing {
+    return this.#ctx.keyRing;
+  }
+
+  /**
+   * Switches to another key ring (the device was granted or made a storage epoch key): puts
+   * from now on use its current epoch, `list` asks for every epoch it holds. A put already
+   * running finishes under the epoch it started with. The ring must hold every epoch of the
+   * old one (a file is never left without its key).
+   */
+  setKeyRing(ring: StorageKeyRing): void {
+    const lost = this.#ctx.keyRing.all.filter((r) => !ring.all.some((x) => x.epoch === r.epoch));
+    if (lost.length > 0) {
+      throw new ArgumentError(
+        `the new storage key ring lacks epoch ${lost.map((r) => r.epoch).join(', ')}`,
+      );
+    }
+    this.#ctx.keyRing = ring;
   }
 
   /** Stores `data` under `name`; resolves once the manifest is on the holders. */
@@ -192,11 +217,13 @@ export class StorageClient extends Emitter<{
 
   /**
    * The keys of one file version, extractable: only for a share link (never the root). Derived
-   * from the id alone (no network); `manifest` tells whether the file exists.
+   * from the id and the storage epoch its manifest names (`epochOf(man.body)`) alone (no
+   * network); `manifest` tells whether the file exists. EPOCH_KEY_MISSING without that epoch.
    */
-  shareKeys(file: string): Promise<FileKeys> {
+  async shareKeys(file: string, epoch: number): Promise<FileKeys> {
     const id = fileIdBytes(file);
-    return deriveFileKeys(this.#ctx.subtle, this.#ctx.root, id, { extractable: true });
+    const { root } = rootOfEpoch(this.#ctx.keyRing, epoch, file);
+    return deriveFileKeys(this.#ctx.subtle, root, id, { extractable: true });
   }
 
   /**
@@ -259,10 +286,14 @@ export class StorageClient extends Emitter<{
       const c = await cache.getManifest(file).catch(() => undefined);
       if (!c) throw e;
       const ctx = this.#ctx;
-      const man = await openManifest(ctx.subtle, ctx.root, c.signed, ctx.verify).catch(() => {
-        void cache.invalidate(file).catch(() => {});
-        return undefined;
-      });
+      const man = await openManifest(ctx.subtle, ctx.keyRing, c.signed, ctx.verify).catch(
+        (err: unknown) => {
+          // Without the epoch's key the copy is not bad, only closed to this device.
+          if (err instanceof EpochKeyMissingError) throw err;
+          void cache.invalidate(file).catch(() => {});
+          return undefined;
+        },
+      );
       if (man?.body.file !== file) throw e;
       return man;
     }
@@ -288,6 +319,7 @@ export class StorageClient extends Emitter<{
       k: m.body.k,
       n: m.body.n,
       stripes: m.body.stripes.length,
+      epoch: epochOf(m.body),
       stores,
       nodes: stores.flatMap((s) => this.#ctx.dir.nodesOf(s).slice(0, 1)),
     };

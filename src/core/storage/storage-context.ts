@@ -2,6 +2,7 @@ import type { Bus } from '../bus.ts';
 import type { Clock } from '../clock.ts';
 import type { FileCache } from './file-cache.ts';
 import type { HolderDirectory } from './holder-directory.ts';
+import type { StorageKeyRing } from './key-ring.ts';
 import type { OwnerSigner, VerifyFn } from './owner.ts';
 import { MAX_PIECE_BYTES } from './storage-protocol.ts';
 
@@ -68,13 +69,15 @@ export interface StorageContext {
   readonly subtle: SubtleCrypto;
   readonly random: (n: number) => Uint8Array;
   readonly coder: StripeCoder;
-  /** The user's storage root key (HKDF, non-extractable): every file key derives from it. */
-  readonly root: CryptoKey;
+  /**
+   * The user's storage root keys, one per epoch held (HKDF, non-extractable): a file's keys
+   * derive from the root of the epoch it was written under, new files use `current`. Replaced
+   * as a whole when the device learns a key (`StorageClient.setKeyRing`).
+   */
+  keyRing: StorageKeyRing;
   readonly owner: OwnerSigner;
   /** `owner.publicKey` in base64url. */
   readonly ownerKey: string;
-  /** Listing tag derived from the root key. */
-  readonly tag: string;
   readonly verify: VerifyFn;
   readonly dir: HolderDirectory;
   /** Live members other than this node. */

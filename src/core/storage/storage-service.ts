@@ -1,8 +1,10 @@
 import { toBase64Url } from '../bytes.ts';
+import { ArgumentError } from '../errors.ts';
 import type { MeshNode } from '../mesh-node.ts';
 import { StorageHolder, type HolderOptions } from './holder.ts';
 import { HolderDirectory, type HolderInfo } from './holder-directory.ts';
-import { deriveListTag, ecdsaVerifier, type OwnerSigner, type VerifyFn } from './owner.ts';
+import { singleRootRing, type StorageKeyRing } from './key-ring.ts';
+import { ecdsaVerifier, type OwnerSigner, type VerifyFn } from './owner.ts';
 import { RepairScheduler } from './repair-scheduler.ts';
 import type { ShardStore } from './shard-store.ts';
 import type { FileCache } from './file-cache.ts';
@@ -23,8 +25,13 @@ export interface StorageServiceComponents {
   coder: StripeCoder;
   subtle: SubtleCrypto;
   random: (n: number) => Uint8Array;
-  /** The user's storage root key (HKDF, non-extractable). */
-  rootKey: CryptoKey;
+  /**
+   * The user's storage root keys by epoch (key-ring.ts), or `rootKey` alone: one root, epoch 0
+   * (storage without an account). One of the two.
+   */
+  keyRing?: StorageKeyRing;
+  /** The user's storage root key (HKDF, non-extractable), when there is no `keyRing`. */
+  rootKey?: CryptoKey;
   /** Signs manifests and deletes (the device identity until accounts exist). */
   owner: OwnerSigner;
   /** Signature check for owners' keys (ECDSA P-256 by default). */
@@ -59,7 +66,7 @@ export class StorageService {
   private constructor(
     c: StorageServiceComponents,
     o: StorageServiceOptions,
-    tag: string,
+    keyRing: StorageKeyRing,
     verify: VerifyFn,
   ) {
     const node = c.node;
@@ -73,10 +80,9 @@ export class StorageService {
       subtle: c.subtle,
       random: c.random,
       coder: c.coder,
-      root: c.rootKey,
+      keyRing,
       owner: c.owner,
       ownerKey: toBase64Url(c.owner.publicKey),
-      tag,
       verify,
       dir: this.directory,
       peers: () => node.members.alive().map((m) => m.id),
@@ -99,8 +105,9 @@ export class StorageService {
     c: StorageServiceComponents,
     o: StorageServiceOptions = {},
   ): Promise<StorageService> {
-    const tag = await deriveListTag(c.subtle, c.rootKey);
-    return new StorageService(c, o, tag, c.verify ?? ecdsaVerifier(c.subtle));
+    const ring = c.keyRing ?? (c.rootKey && (await singleRootRing(c.subtle, c.rootKey)));
+    if (!ring) throw new ArgumentError('storage needs a key ring or a root key');
+    return new StorageService(c, o, ring, c.verify ?? ecdsaVerifier(c.subtle));
   }
 
   /** Starts the holder's orphan sweep and learns which stores the members serve. */

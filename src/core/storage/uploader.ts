@@ -72,7 +72,9 @@ export async function uploadFile(
   const { k, n } = resolveRedundancy(Math.min(holders, ctx.opts.maxShards), opts.redundancy);
   const fileIdBytes = newFileId(ctx.random);
   const file = toBase64Url(fileIdBytes);
-  const keys = await deriveFileKeys(ctx.subtle, ctx.root, fileIdBytes);
+  // The epoch is fixed for the whole put, even if the ring changes meanwhile.
+  const epoch = ctx.keyRing.current;
+  const keys = await deriveFileKeys(ctx.subtle, epoch.root, fileIdBytes);
   const layout = new Layout();
   const used = new Set<string>();
   const stop = new AbortController();
@@ -148,7 +150,8 @@ export async function uploadFile(
       file,
       rev: 1,
       owner: ctx.ownerKey,
-      tag: ctx.tag,
+      tag: epoch.tag,
+      ...(epoch.epoch > 0 ? { epoch: epoch.epoch } : {}),
       k,
       n,
       stores: layout.stores,

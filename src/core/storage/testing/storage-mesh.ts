@@ -8,6 +8,7 @@ import { createSimNode, trackedSubtle } from '../../testing/sim-node.ts';
 import type { FileCache } from '../file-cache.ts';
 import type { HolderOptions } from '../holder.ts';
 import { importStorageRootKey } from '../keys.ts';
+import type { StorageKeyRing } from '../key-ring.ts';
 import { MemoryShardStore } from '../memory-shard-store.ts';
 import type { OwnerSigner } from '../owner.ts';
 import type { ClientOptions, StripeCoder } from '../storage-context.ts';
@@ -38,6 +39,8 @@ export interface StorageMeshOptions {
 export interface AddNodeOptions {
   store?: MemoryShardStore;
   rootKey?: CryptoKey;
+  /** Storage root keys by epoch (instead of `rootKey`). */
+  keyRing?: StorageKeyRing;
   owner?: OwnerSigner;
   quotaBytes?: number;
   /** Run the owner's repair loop on this node. */
@@ -112,7 +115,7 @@ export class StorageMesh {
         coder: this.opts.coder,
         subtle: this.subtle,
         random: this.bytes,
-        rootKey: o.rootKey ?? this.rootKey,
+        ...(o.keyRing ? { keyRing: o.keyRing } : { rootKey: o.rootKey ?? this.rootKey }),
         owner: o.owner ?? this.owner,
         ...(o.cache ? { cache: o.cache } : {}),
       },
