@@ -13,9 +13,16 @@ import { followEpochKeys, keyRingFrom } from '../core/storage/key-ring.ts';
 import { StorageService } from '../core/storage/storage-service.ts';
 import type { StripeCoder } from '../core/storage/storage-context.ts';
 import { createWos, type Runtime, type Wos } from '../sdk/wos.ts';
-import { inviteLink, parseMeshRoute, PERSONAL_ROUTE } from '../sdk/fragment.ts';
+import { inviteLink, parseMeshRoute, PERSONAL_ROUTE, sharedMeshLink } from '../sdk/fragment.ts';
 import { browserDeviceName, openBrowserAccountSession } from './account/browser-account.ts';
 import { pairAsGuest } from './account/browser-pairing.ts';
+import {
+  browserSharedMesh,
+  createSharedMesh,
+  listSharedMeshes,
+  type BrowserSharedMesh,
+} from './account/browser-meshes.ts';
+import type { SharedMeshService } from '../core/account/shared-mesh.ts';
 import {
   loadDeviceIdentity,
   loadSettings,
@@ -71,6 +78,8 @@ export function bootBrowserNode(): BrowserApp {
   const explicit = location.hash === PERSONAL_ROUTE ? undefined : parseMeshRoute(location.hash);
   let meshKey = explicit?.meshKey ?? '';
   let personal = false;
+  // A shared mesh (`#/m/<key>&owner=…`): admission by the owner's member list.
+  let shared: BrowserSharedMesh | undefined;
   const identityReady = loadDeviceIdentity(crypto.subtle);
   const account = identityReady.then(openBrowserAccountSession);
   const started = (async (): Promise<BrowserRuntime> => {
@@ -102,6 +111,9 @@ export function bootBrowserNode(): BrowserApp {
       ? await accountMeshParts(session, { subtle: crypto.subtle, random, now: () => Date.now() })
       : undefined;
     let accountMesh: RevocationService | undefined;
+    const owner = route.owner;
+    shared = owner ? await browserSharedMesh(session, { ...route, owner }) : undefined;
+    let sharedMesh: SharedMeshService | undefined;
     let services:
       | Pick<
           BrowserRuntime,
@@ -121,9 +133,11 @@ export function bootBrowserNode(): BrowserApp {
       },
       ...(route.directoryMeshId ? { directoryMeshId: route.directoryMeshId } : {}),
       ...(personalMesh ? { admission: personalMesh.admission } : {}),
+      ...(shared ? { admission: shared.admission } : {}),
       // Services register their bus handlers before the first peer can ask.
       beforeStart: async (node) => {
         if (personalMesh) accountMesh = await personalMesh.attach(node);
+        if (shared) sharedMesh = await shared.attach(node);
         const computeNode = new ComputeNode(node, executors.all, crypto.subtle);
         const shardStore = await IdbShardStore.open(node.meshId, settings.donatedBytes);
         const fileCache = await IdbFileCache.open(node.meshId, settings.cacheBytes);
@@ -178,6 +192,7 @@ export function bootBrowserNode(): BrowserApp {
       coder,
       shares,
       ...(accountMesh ? { accountMesh } : {}),
+      ...(sharedMesh ? { sharedMesh } : {}),
     };
   })();
   const guest = createShareGuest(started.then((r) => r.coder));
@@ -188,12 +203,33 @@ export function bootBrowserNode(): BrowserApp {
     invite: () =>
       personal
         ? `${location.origin}${location.pathname}${PERSONAL_ROUTE}`
-        : meshKey
-          ? inviteLink(location.origin, location.pathname, meshKey)
-          : '',
+        : explicit?.owner
+          ? sharedMeshLink(`${location.origin}${location.pathname}`, meshKey, explicit.owner)
+          : meshKey
+            ? inviteLink(location.origin, location.pathname, meshKey)
+            : '',
     account,
     pair: async () => pairAsGuest(await account, await identityReady, browserDeviceName()),
     share: { host: async () => (await started).shares, read: (link, o) => guest.read(link, o) },
+    meshes: {
+      create: async (name) => ({ link: (await createSharedMesh(await account, name)).link }),
+      list: async () => {
+        const me = (await account).current()?.accountKey;
+        const base = `${location.origin}${location.pathname}`;
+        return (await listSharedMeshes()).map((r) => ({
+          meshId: r.meshId,
+          name: r.name,
+          owner: r.owner,
+          mine: r.owner === me,
+          members: r.list?.members.length ?? 0,
+          link: sharedMeshLink(base, r.meshKey, r.owner),
+        }));
+      },
+      inviteLink: (seed) => {
+        if (!shared) throw new Error('not in a shared mesh');
+        return shared.inviteLink(seed);
+      },
+    },
   });
   return {
     wos,

@@ -11,12 +11,30 @@ export const PERSONAL_ROUTE = '#/me';
 export interface MeshRoute {
   meshKey: string;
   directoryMeshId?: string;
+  /** A shared mesh (`&owner=`): its owner's account key, which signs the member list. */
+  owner?: string;
+  /** `&invite=`: the one-time invite seed of a shared mesh invite link. */
+  invite?: string;
 }
 
 export function parseMeshRoute(hash: string): MeshRoute | undefined {
-  const m = /^#\/m\/([A-Za-z0-9_-]+)(?:&dir=([0-9a-f]{64}))?$/.exec(hash);
+  const m =
+    /^#\/m\/([A-Za-z0-9_-]+)(?:&owner=([A-Za-z0-9_-]{43}))?(?:&invite=([A-Za-z0-9_-]{43}))?(?:&dir=([0-9a-f]{64}))?$/.exec(
+      hash,
+    );
   if (!m || !MESH_KEY_RE.test(m[1]!)) return undefined;
-  return m[2] ? { meshKey: m[1]!, directoryMeshId: m[2] } : { meshKey: m[1]! };
+  if (m[3] && !m[2]) return undefined;
+  return {
+    meshKey: m[1]!,
+    ...(m[2] ? { owner: m[2] } : {}),
+    ...(m[3] ? { invite: m[3] } : {}),
+    ...(m[4] ? { directoryMeshId: m[4] } : {}),
+  };
+}
+
+/** A shared mesh's link: `…#/m/<key>&owner=<account key>[&invite=<seed>]` (`base` ends in the path). */
+export function sharedMeshLink(base: string, meshKey: string, owner: string, invite?: string) {
+  return `${base}#/m/${meshKey}&owner=${owner}${invite ? `&invite=${invite}` : ''}`;
 }
 
 export function inviteLink(origin: string, pathname: string, meshKey: string): string {

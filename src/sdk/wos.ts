@@ -1,5 +1,6 @@
 import type { AccountInfo, AccountSession } from '../core/account/account-session.ts';
 import type { DeviceInfo, RevocationService } from '../core/account/revocation-service.ts';
+import type { MemberInfo, SharedMeshService } from '../core/account/shared-mesh.ts';
 import type { ComputeClient, MapOptions, MapResult } from '../core/compute/compute-client.ts';
 import type { Kernel, KernelSpec } from '../core/compute/kernel.ts';
 import type { LeaseHandle } from '../core/compute/lease-handle.ts';
@@ -106,6 +107,22 @@ export interface Wos {
      */
     pair(): Promise<PairingStart>;
   };
+  /**
+   * Shared meshes (household, team): meshes whose members are accounts listed by the owner.
+   * `create` and `list` work anywhere with an account; `members`, `invite` and `remove` in the
+   * shared mesh this tab is in (SHARED_MESH_REQUIRED otherwise; invite and remove: owner only).
+   */
+  readonly meshes: {
+    /** A new shared mesh owned by this account; open `link` to enter it. */
+    create(name: string): Promise<{ link: string }>;
+    /** The shared meshes this profile knows (created, or joined by invite). */
+    list(): Promise<SharedMeshSummary[]>;
+    members(): Promise<MemberInfo[]>;
+    /** A one-time invite link: the first account that opens it while signed in becomes a member. */
+    invite(): Promise<string>;
+    /** Removes an account: its devices are disconnected and refused from then on. */
+    remove(account: string): Promise<void>;
+  };
   /** Mesh-wide events: emit to every node, subscribe, wait. */
   readonly events: {
     emit(name: string, data?: unknown): void;
@@ -118,7 +135,28 @@ export interface Wos {
   };
 }
 
+export interface SharedMeshSummary {
+  readonly meshId: string;
+  readonly name: string;
+  /** Owner's account key (b64u). */
+  readonly owner: string;
+  /** Whether this profile's account owns it. */
+  readonly mine: boolean;
+  readonly members: number;
+  /** The link that enters it (mesh key and owner, no invite). */
+  readonly link: string;
+}
+
+/** Shared meshes in this profile (browser tabs). */
+export interface MeshesBinding {
+  create(name: string): Promise<{ link: string }>;
+  list(): Promise<SharedMeshSummary[]>;
+  /** The invite link for a seed made by the shared mesh service of this tab. */
+  inviteLink(seed: Uint8Array): string;
+}
+
 export type {
+  MemberInfo,
   AccountInfo,
   DeviceInfo,
   NodeInfo,
@@ -138,6 +176,8 @@ export interface Runtime {
   storage: { files: StorageClient };
   /** The personal mesh's revocation service (devices, revoke), when this is one. */
   accountMesh?: RevocationService;
+  /** The shared mesh's member service, when this is one. */
+  sharedMesh?: SharedMeshService;
 }
 
 export interface GetOptions {
@@ -177,6 +217,7 @@ export interface WosBinding {
   /** Starts pairing this (signed-out) device with an enrolled one. */
   pair?: () => Promise<PairingStart>;
   share?: ShareBinding;
+  meshes?: MeshesBinding;
 }
 
 export function createWos(binding: WosBinding): Wos {
@@ -217,6 +258,22 @@ export function createWos(binding: WosBinding): Wos {
       );
     }
     return r.accountMesh;
+  };
+  const meshes = (): MeshesBinding => {
+    if (!binding.meshes) {
+      throw new WosError('SHARED_MESH_UNAVAILABLE', 'shared meshes are not available here');
+    }
+    return binding.meshes;
+  };
+  const sharedMesh = async (): Promise<SharedMeshService> => {
+    const r = await runtime();
+    if (!r.sharedMesh) {
+      throw new WosError(
+        'SHARED_MESH_REQUIRED',
+        'this tab is not in a shared mesh: open one from wos.meshes.list() (or its link)',
+      );
+    }
+    return r.sharedMesh;
   };
   const session = async (): Promise<AccountSession> => {
     if (!binding.account) {
@@ -301,6 +358,15 @@ export function createWos(binding: WosBinding): Wos {
         if (!binding.pair)
           throw new WosError('ACCOUNT_UNAVAILABLE', 'pairing is not available here');
         return binding.pair();
+      },
+    },
+    meshes: {
+      create: async (name) => meshes().create(name),
+      list: async () => meshes().list(),
+      members: async () => (await sharedMesh()).members(),
+      invite: async () => meshes().inviteLink(await (await sharedMesh()).invite()),
+      remove: async (account) => {
+        await (await sharedMesh()).remove(account);
       },
     },
     events: {

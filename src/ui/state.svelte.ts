@@ -25,7 +25,9 @@ export class MeshState {
     });
     wos.on('error', (e) => {
       // A personal mesh refusing this device (no, foreign or revoked certificate) says why.
-      const refused = e.code.startsWith('CERT_') && (e as { byPeer?: unknown }).byPeer === true;
+      const admissionCode =
+        e.code.startsWith('CERT_') || e.code.startsWith('INVITE_') || e.code === 'NOT_A_MEMBER';
+      const refused = admissionCode && (e as { byPeer?: unknown }).byPeer === true;
       if (e.code === 'MESH_KEY_MISMATCH' || refused) this.error = e.message;
     });
     void app.settings().then((st) => {
