@@ -28,7 +28,8 @@ describe(`storage simulation (seed ${SEED})`, () => {
   // shards). Both attempts run every assertion; the flake is recorded in the closing note.
   it(
     'files stay readable through churn within n − k per stripe; repair restores full redundancy',
-    { retry: 1 },
+    // ~16 s alone; a 2-core machine at load 9 has taken over 60 s.
+    { retry: 1, timeout: 180_000 },
     async () => {
       const m = await StorageMesh.create(10, {
         seed: SEED,
