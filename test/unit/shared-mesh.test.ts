@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { deriveAccountKeys, type AccountKeys } from '../../src/core/account/account-keys.ts';
+import { formatHandle, handleOf } from '../../src/core/account/handle.ts';
 import {
   acceptClaim,
   addInvite,
@@ -172,7 +173,8 @@ describe('shared mesh on the in-memory network', () => {
     expect(a.service.list?.version).toBe(1);
 
     // Bob (another account) with the invite: admitted, recorded in version 2.
-    const b = await peer('bob-phone', bob, { claim: await claimFor(seed, bob, 'bob#abcd') });
+    const bobHandle = formatHandle(await handleOf(w.subtle, 'bob', bob.publicKey));
+    const b = await peer('bob-phone', bob, { claim: await claimFor(seed, bob, bobHandle) });
     await w.clock.advance(3000);
     expect(ids(a.node)).toContain(b.node.id);
     expect(ids(b.node)).toContain(a.node.id);
@@ -180,7 +182,7 @@ describe('shared mesh on the in-memory network', () => {
     expect(b.service.list?.version).toBe(2);
     expect(a.service.members().map((m) => [m.handle, m.owner, m.nodes.length])).toEqual([
       ['alice#xxxx', true, 0],
-      ['bob#abcd', false, 1],
+      [bobHandle, false, 1],
     ]);
     expect(b.service.members().find((m) => m.self)?.account).toBe(b.account);
 
@@ -234,14 +236,18 @@ describe('shared mesh on the in-memory network', () => {
     // The owner goes away; carol's claim reaches only bob, who cannot accept it.
     await a.node.close({ goodbye: true });
     await w.clock.advance(1000);
-    const c = await peer('carol', carol, { claim: await claimFor(carolSeed, carol) });
+    // Carol claims a handle whose tag is not her key's: recorded without it (display only).
+    const c = await peer('carol', carol, { claim: await claimFor(carolSeed, carol, 'carol#aaaa') });
     await w.clock.advance(6000);
     expect(ids(b.node)).not.toContain(c.node.id);
     expect(c.errors).toContain('NOT_A_MEMBER');
     // The owner comes back on another tab: carol gets in through it, then bob admits her too.
     const a2 = await peer('alice-tab-2', alice, { list: listWithCarolInvite });
     await w.clock.advance(12_000);
-    expect(a2.service.members().map((m) => m.account)).toContain(c.account);
+    expect(a2.service.members().find((m) => m.account === c.account)).toMatchObject({
+      handle: undefined,
+      owner: false,
+    });
     expect(ids(b.node)).toContain(c.node.id);
     expect(ids(c.node).sort()).toEqual([a2.node.id, b.node.id, c.node.id].sort());
   });

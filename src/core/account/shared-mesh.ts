@@ -6,6 +6,7 @@ import { ArgumentError, WosError } from '../errors.ts';
 import type { MeshNode } from '../mesh-node.ts';
 import { CertificateError, MembersError } from './account-errors.ts';
 import { verifyCertificate, type Certificate } from './certificate.ts';
+import { checkHandleKey, formatHandle, parseHandle } from './handle.ts';
 import {
   acceptClaim,
   addInvite,
@@ -167,7 +168,16 @@ export class SharedMeshService extends Emitter<{
       if (isMember(list, claim.account)) return;
       // Checked again: another claim of the same invite may have won meanwhile.
       await verifyInviteClaim(this.#o.subtle, list, claim, claim.account);
-      this.#adopt(await acceptClaim(signer, list, claim, Math.floor(this.#o.now())));
+      // The handle is display only: kept when its tag is the account's, else left out.
+      const handle = claim.handle && (await handleOfAccount(this.#o.subtle, claim));
+      const recorded: InviteClaim = {
+        v: claim.v,
+        invite: claim.invite,
+        account: claim.account,
+        ...(handle ? { handle } : {}),
+        sig: claim.sig,
+      };
+      this.#adopt(await acceptClaim(signer, list, recorded, Math.floor(this.#o.now())));
     });
   }
 
@@ -246,6 +256,21 @@ export class SharedMeshService extends Emitter<{
         this.emit('selfRemoved', list);
       }
     }
+  }
+}
+
+/** `claim.handle` normalized (`name#tag`) when its tag is the claiming account's, else undefined. */
+async function handleOfAccount(
+  subtle: SubtleCrypto,
+  claim: InviteClaim,
+): Promise<string | undefined> {
+  try {
+    const h = parseHandle(claim.handle ?? '');
+    await checkHandleKey(subtle, h, fromBase64Url(claim.account));
+    return formatHandle(h);
+  } catch (e) {
+    if (e instanceof WosError) return undefined;
+    throw e;
   }
 }
 

@@ -51,6 +51,8 @@ function saveRecord(r: SharedMeshRecord): Promise<void> {
     // Keep the newest list when two tabs save at once.
     const have = (await d.get('meshes', r.meshId)) as SharedMeshRecord | undefined;
     if (have?.list && r.list && have.list.version > r.list.version) return;
+    // One mesh key has one owner: a link naming another owner for a known key is not trusted.
+    if (have && have.owner !== r.owner) return;
     await d.put('meshes', r, r.meshId);
   });
 }
