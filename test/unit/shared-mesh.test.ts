@@ -44,7 +44,7 @@ async function world(seed: number) {
   async function peer(
     name: string,
     acct: AccountKeys,
-    o: { list?: MemberList; claim?: InviteClaim } = {},
+    o: { list?: MemberList; claim?: InviteClaim; before?: (node: MeshNode) => void } = {},
   ): Promise<Peer> {
     const dev = await w.device(name, acct);
     const parts = sharedMeshParts({
@@ -67,6 +67,7 @@ async function world(seed: number) {
     const errors: string[] = [];
     node.on('error', (e) => errors.push(e.code));
     service.on('error', (e) => errors.push(e.code));
+    o.before?.(node);
     void node.start();
     return { node, service, errors, account: toBase64Url(acct.publicKey) };
   }
@@ -274,5 +275,28 @@ describe('shared mesh on the in-memory network', () => {
     expect(a.service.list?.version).toBe(2);
     expect(ids(a.node)).toContain(b.node.id);
     expect(b.service.list?.version).toBe(2);
+  });
+
+  it('a removed member reached only through a relay is dropped at once by every member', async () => {
+    const { w, alice, bob, carol, v0, peer, claimFor } = await world(8);
+    const a = await peer('alice', alice, { list: v0 });
+    await w.clock.advance(200);
+    const b = await peer('bob', bob, { claim: await claimFor(await a.service.invite(), bob) });
+    await w.clock.advance(3000);
+    // Carol never gets a direct link to bob: they meet through alice only.
+    const c = await peer('carol', carol, {
+      claim: await claimFor(await a.service.invite(), carol),
+      before: (node) => w.net.cut(node.id, b.node.id),
+    });
+    await w.clock.advance(4000);
+    expect(ids(c.node)).toContain(b.node.id);
+    expect(c.node.bus.link(b.node.id)).toBeUndefined();
+    // Carol knows bob's node by account from his gossiped certificate.
+    expect(c.service.members().find((m) => m.account === b.account)?.nodes).toEqual([b.node.id]);
+    await a.service.remove(b.account);
+    await w.clock.advance(300);
+    expect(ids(a.node)).not.toContain(b.node.id);
+    expect(ids(c.node)).not.toContain(b.node.id);
+    expect(c.service.list?.members.map((m) => m.account)).not.toContain(b.account);
   });
 });

@@ -3,9 +3,10 @@ import { fromBase64Url, toBase64Url } from '../bytes.ts';
 import type { Admission, AdmissionVerdict, ProvenPeer } from '../admission.ts';
 import { Emitter } from '../emitter.ts';
 import { ArgumentError, WosError } from '../errors.ts';
+import { deviceOfNode } from '../identity.ts';
 import type { MeshNode } from '../mesh-node.ts';
 import { CertificateError, MembersError } from './account-errors.ts';
-import { verifyCertificate, type Certificate } from './certificate.ts';
+import { CertificateSchema, verifyCertificate, type Certificate } from './certificate.ts';
 import { checkHandleKey, formatHandle, parseHandle } from './handle.ts';
 import {
   acceptClaim,
@@ -64,6 +65,8 @@ export interface MemberInfo {
 }
 
 const ListMsgSchema = v.strictObject({ list: MemberListSchema });
+const CertMsgSchema = v.strictObject({ cert: CertificateSchema });
+const MAX_ACCOUNT_ENTRIES = 4096;
 
 export class SharedMeshService extends Emitter<{
   /** The list in force changed. */
@@ -96,8 +99,15 @@ export class SharedMeshService extends Emitter<{
     node.bus.handle('mesh.members', ListMsgSchema, (m) => {
       this.#serial(() => this.#onList(m.body.list, m.from)).catch((e) => this.#report(e));
     });
+    // Members also learn each other's certificates (so a member reached only through a relay
+    // is known by account, and dropped at once when that account is removed).
+    node.bus.handle('mesh.cert', CertMsgSchema, (m) => {
+      this.#serial(() => this.#onCert(m.body.cert, m.from)).catch((e) => this.#report(e));
+    });
     node.members.on('join', (mem) => {
-      if (this.#list) node.bus.send(mem.id, 'mesh.members', { list: this.#list }).catch(() => {});
+      if (this.#list) this.#sendSoon(mem.id, 'mesh.members', { list: this.#list });
+      const cert = o.certificate;
+      if (cert) this.#sendSoon(mem.id, 'mesh.cert', { cert });
     });
     node.members.on('leave', ({ id }) => this.#accounts.delete(id));
   }
@@ -226,6 +236,28 @@ export class SharedMeshService extends Emitter<{
       const other = r.list === before ? incoming : before;
       this.#adopt(await unionLists(signer, r.list, other));
     }
+  }
+
+  /** A member learned through gossip may have no route yet when it joins: retry a few times. */
+  #sendSoon(id: string, t: string, body: unknown, tries = 4): void {
+    this.#node.bus.send(id, t, body).catch(() => {
+      if (tries <= 1 || !this.#node.members.alive().some((m) => m.id === id)) return;
+      this.#node.clock.setTimeout(() => this.#sendSoon(id, t, body, tries - 1), 250);
+    });
+  }
+
+  async #onCert(cert: Certificate, from: string): Promise<void> {
+    if (cert.device.id !== deviceOfNode(from)) return; // a member only vouches for itself
+    try {
+      await verifyCertificate(this.#o.subtle, cert, fromBase64Url(cert.account));
+    } catch (e) {
+      if (e instanceof WosError) return this.emit('error', e);
+      throw e;
+    }
+    // It may arrive before this node counts `from` as alive; entries of nodes that left are
+    // pruned on `leave`, and the map is bounded against a member minting device certificates.
+    const alive = this.#node.members.alive().some((m) => m.id === from);
+    if (alive || this.#accounts.size < MAX_ACCOUNT_ENTRIES) this.#accounts.set(from, cert.account);
   }
 
   #adopt(list: MemberList): void {
