@@ -22,6 +22,7 @@ import {
   RevocationListSchema,
   type RevocationList,
 } from './revocation.ts';
+import { sendSoon } from '../send-soon.ts';
 
 /**
  * The revocation service of a personal mesh. Members gossip their newest signed revocation list
@@ -290,11 +291,10 @@ export class RevocationService extends Emitter<{
     const device = deviceOfNode(id);
     this.#lastSeen.set(device, this.#o.now());
     if (this.#list && isRevoked(this.#list, device)) return this.#expel(id);
-    const bus = this.#node.bus;
-    if (this.#list) bus.send(id, 'acct.rev', { list: this.#list }).catch(() => {});
-    bus.send(id, 'acct.cert', { cert: this.#o.self.certificate }).catch(() => {});
+    if (this.#list) sendSoon(this.#node, id, 'acct.rev', { list: this.#list });
+    sendSoon(this.#node, id, 'acct.cert', { cert: this.#o.self.certificate });
     const grant = this.#grants.get(device);
-    if (grant) bus.send(id, 'acct.grant', { grant }).catch(() => {});
+    if (grant) sendSoon(this.#node, id, 'acct.grant', { grant });
   }
 
   async #onList(incoming: RevocationList, from: string): Promise<void> {

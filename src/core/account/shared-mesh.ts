@@ -22,6 +22,7 @@ import {
   type InviteClaim,
   type MemberList,
 } from './member-list.ts';
+import { sendSoon } from '../send-soon.ts';
 
 /**
  * A shared mesh (household, team): a mesh whose admission asks for a valid device certificate
@@ -105,9 +106,9 @@ export class SharedMeshService extends Emitter<{
       this.#serial(() => this.#onCert(m.body.cert, m.from)).catch((e) => this.#report(e));
     });
     node.members.on('join', (mem) => {
-      if (this.#list) this.#sendSoon(mem.id, 'mesh.members', { list: this.#list });
+      if (this.#list) sendSoon(this.#node, mem.id, 'mesh.members', { list: this.#list });
       const cert = o.certificate;
-      if (cert) this.#sendSoon(mem.id, 'mesh.cert', { cert });
+      if (cert) sendSoon(this.#node, mem.id, 'mesh.cert', { cert });
     });
     node.members.on('leave', ({ id }) => this.#accounts.delete(id));
   }
@@ -236,14 +237,6 @@ export class SharedMeshService extends Emitter<{
       const other = r.list === before ? incoming : before;
       this.#adopt(await unionLists(signer, r.list, other));
     }
-  }
-
-  /** A member learned through gossip may have no route yet when it joins: retry a few times. */
-  #sendSoon(id: string, t: string, body: unknown, tries = 4): void {
-    this.#node.bus.send(id, t, body).catch(() => {
-      if (tries <= 1 || !this.#node.members.alive().some((m) => m.id === id)) return;
-      this.#node.clock.setTimeout(() => this.#sendSoon(id, t, body, tries - 1), 250);
-    });
   }
 
   async #onCert(cert: Certificate, from: string): Promise<void> {
