@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WosServer } from '../../signaling-server/server.ts';
 import { shortId } from '../../src/ui/format.ts';
 import { inviteOf, launchBrowser, nodeIds, openNode, startServer, waitUntil } from './fixtures.ts';
+import { idbContains } from './storage-pages.ts';
 
 /**
  * The local file cache and the Files view in real Chromium: four tabs (four profiles, so four
@@ -13,45 +14,6 @@ import { inviteOf, launchBrowser, nodeIds, openNode, startServer, waitUntil } fr
 const NAME = 'cache-e2e.bin';
 const SIZE = 9 * 1024 * 1024 + 777;
 const MARKER = 'WOS-CACHE-PLAINTEXT-MARKER-41c9';
-
-/** Bytes in the page's cache databases, and whether any record holds `needle` (UTF-8). */
-async function cacheHolds(page: Page, needle: string): Promise<{ found: boolean; bytes: number }> {
-  return page.evaluate(async (n) => {
-    const want = new TextEncoder().encode(n);
-    let bytes = 0;
-    let found = false;
-    const scan = (b: Uint8Array): void => {
-      bytes += b.length;
-      outer: for (let i = 0; i + want.length <= b.length; i++) {
-        for (let j = 0; j < want.length; j++) if (b[i + j] !== want[j]) continue outer;
-        found = true;
-        return;
-      }
-    };
-    const visit = (v: unknown): void => {
-      if (v instanceof Uint8Array) scan(v);
-      else if (typeof v === 'string') scan(new TextEncoder().encode(v));
-      else if (v && typeof v === 'object') for (const x of Object.values(v)) visit(x);
-    };
-    for (const info of await indexedDB.databases()) {
-      if (!info.name?.startsWith('wos-cache-')) continue;
-      const db = await new Promise<IDBDatabase>((r, j) => {
-        const req = indexedDB.open(info.name!);
-        req.onsuccess = () => r(req.result);
-        req.onerror = () => j(req.error);
-      });
-      for (const store of Array.from(db.objectStoreNames)) {
-        const all = await new Promise<unknown[]>((r) => {
-          const req = db.transaction(store).objectStore(store).getAll();
-          req.onsuccess = () => r(req.result);
-        });
-        all.forEach(visit);
-      }
-      db.close();
-    }
-    return { found, bytes };
-  }, needle);
-}
 
 /** Reads a file in the page; returns its SHA-256 (hex) and size, or the error code. */
 async function read(
@@ -124,10 +86,10 @@ describe('local file cache and Files view in real Chromium', () => {
     const after = await a.evaluate(async () => window.wos.files.list());
     expect(after.find((f) => f.id === file.id)?.cached).toBe(true);
     // At rest the cache holds ciphertext: no plaintext marker, no file name.
-    const scan = await cacheHolds(a, MARKER);
+    const scan = await idbContains(a, MARKER, { prefix: 'wos-cache-' });
     expect(scan.bytes).toBeGreaterThan(SIZE);
     expect(scan.found).toBe(false);
-    expect((await cacheHolds(a, NAME)).found).toBe(false);
+    expect((await idbContains(a, NAME, { prefix: 'wos-cache-' })).found).toBe(false);
   });
 
   it('the Files view lists the nodes holding each file and every node’s donated and used storage', async () => {

@@ -5,47 +5,72 @@ import type { Page } from 'playwright-core';
  * store directly (as a curious or faulty peer could), and make test files inside the page.
  */
 
-/** Scans every IndexedDB record of a page's shard stores for a byte marker. */
+export interface ScanOptions {
+  /** Only databases whose name starts with this ('' for all; default: the shard stores). */
+  prefix?: string;
+  /** Also scan localStorage and sessionStorage values. */
+  webStorage?: boolean;
+}
+
+/**
+ * Scans every IndexedDB record (and optionally Web Storage value) of a page for `marker`: UTF-8
+ * text, or raw bytes given as hex (`{ hex }`, also matched as hex text in strings).
+ */
 export async function idbContains(
   page: Page,
-  marker: string,
+  marker: string | { hex: string },
+  opts: ScanOptions = {},
 ): Promise<{ found: boolean; bytes: number }> {
-  return page.evaluate(async (m) => {
-    const needle = new TextEncoder().encode(m);
-    let bytes = 0;
-    let found = false;
-    const scan = (b: Uint8Array): void => {
-      bytes += b.length;
-      outer: for (let i = 0; i + needle.length <= b.length; i++) {
-        for (let j = 0; j < needle.length; j++) if (b[i + j] !== needle[j]) continue outer;
-        found = true;
-        return;
-      }
-    };
-    const visit = (v: unknown): void => {
-      if (v instanceof Uint8Array) scan(v);
-      else if (v instanceof ArrayBuffer) scan(new Uint8Array(v));
-      else if (typeof v === 'string') scan(new TextEncoder().encode(v));
-      else if (v && typeof v === 'object') for (const x of Object.values(v)) visit(x);
-    };
-    for (const info of await indexedDB.databases()) {
-      if (!info.name?.startsWith('wos-shards')) continue;
-      const db = await new Promise<IDBDatabase>((r, j) => {
-        const req = indexedDB.open(info.name!);
-        req.onsuccess = () => r(req.result);
-        req.onerror = () => j(req.error);
-      });
-      for (const store of Array.from(db.objectStoreNames)) {
-        const all = await new Promise<unknown[]>((r) => {
-          const req = db.transaction(store).objectStore(store).getAll();
+  return page.evaluate(
+    async ({ m, prefix, webStorage }) => {
+      const hex = typeof m === 'string' ? undefined : m.hex.toLowerCase();
+      const needle =
+        hex === undefined
+          ? new TextEncoder().encode(m as string)
+          : Uint8Array.from(hex.match(/../g)!, (x) => parseInt(x, 16));
+      let bytes = 0;
+      let found = false;
+      const scan = (b: Uint8Array): void => {
+        bytes += b.length;
+        outer: for (let i = 0; i + needle.length <= b.length; i++) {
+          for (let j = 0; j < needle.length; j++) if (b[i + j] !== needle[j]) continue outer;
+          found = true;
+          return;
+        }
+      };
+      const visit = (v: unknown): void => {
+        if (v instanceof Uint8Array) scan(v);
+        else if (v instanceof ArrayBuffer) scan(new Uint8Array(v));
+        else if (typeof v === 'string') {
+          scan(new TextEncoder().encode(v));
+          if (hex !== undefined && v.toLowerCase().includes(hex)) found = true;
+        } else if (v && typeof v === 'object') for (const x of Object.values(v)) visit(x);
+      };
+      for (const info of await indexedDB.databases()) {
+        if (!info.name?.startsWith(prefix)) continue;
+        const db = await new Promise<IDBDatabase>((r, j) => {
+          const req = indexedDB.open(info.name!);
           req.onsuccess = () => r(req.result);
+          req.onerror = () => j(req.error);
         });
-        all.forEach(visit);
+        for (const store of Array.from(db.objectStoreNames)) {
+          const all = await new Promise<unknown[]>((r) => {
+            const req = db.transaction(store).objectStore(store).getAll();
+            req.onsuccess = () => r(req.result);
+          });
+          all.forEach(visit);
+        }
+        db.close();
       }
-      db.close();
-    }
-    return { found, bytes };
-  }, marker);
+      if (webStorage) {
+        for (const st of [localStorage, sessionStorage]) {
+          for (let i = 0; i < st.length; i++) visit(st.getItem(st.key(i)!));
+        }
+      }
+      return { found, bytes };
+    },
+    { m: marker, prefix: opts.prefix ?? 'wos-shards', webStorage: opts.webStorage ?? false },
+  );
 }
 
 /**
