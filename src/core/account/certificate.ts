@@ -1,7 +1,6 @@
 import * as v from 'valibot';
 import { fromBase64Url, toBase64Url } from '../bytes.ts';
 import { deviceIdOf } from '../identity.ts';
-import { describeIssues } from '../wire.ts';
 import { CertificateError } from './account-errors.ts';
 import { CanonicalWriter } from './canonical.ts';
 import { ed25519Verify } from './ed25519.ts';
@@ -13,7 +12,7 @@ import {
   P256PublicSchema,
   TimeSchema,
   U32Schema,
-  versionOf,
+  parseVersioned,
 } from './schemas.ts';
 
 /**
@@ -101,25 +100,22 @@ export async function issueCertificate(
 
 /** Checks the shape only (no signature): CERT_VERSION or CERT_MALFORMED. */
 export function parseCertificate(x: unknown): Certificate {
-  const ver = versionOf(x);
-  if (ver !== undefined && ver !== CERT_VERSION) {
-    throw new CertificateError(
-      'CERT_VERSION',
-      `device certificate version ${String(ver)} is not supported (expected ${CERT_VERSION}); ` +
-        'update WOS on this device',
-    );
-  }
-  const r = v.safeParse(CertificateSchema, x);
-  if (!r.success) {
-    throw new CertificateError(
-      'CERT_MALFORMED',
-      `device certificate is malformed (${describeIssues(r.issues)}); enrol the device again`,
-    );
-  }
-  if (r.output.name !== r.output.name.normalize('NFC')) {
+  const cert = parseVersioned(x, CertificateSchema, CERT_VERSION, (kind, detail) =>
+    kind === 'version'
+      ? new CertificateError(
+          'CERT_VERSION',
+          `device certificate version ${detail} is not supported (expected ${CERT_VERSION}); ` +
+            'update WOS on this device',
+        )
+      : new CertificateError(
+          'CERT_MALFORMED',
+          `device certificate is malformed (${detail}); enrol the device again`,
+        ),
+  );
+  if (cert.name !== cert.name.normalize('NFC')) {
     throw new CertificateError('CERT_MALFORMED', 'device certificate name is not NFC-normalized');
   }
-  return r.output;
+  return cert;
 }
 
 /**

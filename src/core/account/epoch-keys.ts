@@ -1,7 +1,6 @@
 import * as v from 'valibot';
 import { concatBytes, fromBase64Url, toBase64Url } from '../bytes.ts';
 import { ArgumentError } from '../errors.ts';
-import { describeIssues } from '../wire.ts';
 import { EpochKeyError } from './account-errors.ts';
 import { CanonicalWriter } from './canonical.ts';
 import { ed25519Verify } from './ed25519.ts';
@@ -13,7 +12,7 @@ import {
   Ed25519SignatureSchema,
   P256PublicSchema,
   U32Schema,
-  versionOf,
+  parseVersioned,
 } from './schemas.ts';
 
 /**
@@ -156,20 +155,14 @@ export async function openEpochGrant(
     readonly boxPublicKey: Uint8Array;
   },
 ): Promise<{ epoch: number; key: Uint8Array }> {
-  const ver = versionOf(grant);
-  if (ver !== undefined && ver !== GRANT_VERSION) {
-    throw new EpochKeyError(
-      'EPOCH_GRANT_VERSION',
-      `epoch grant version ${String(ver)} is not supported (expected 1); update WOS`,
-    );
-  }
-  const r = v.safeParse(GrantSchema, grant);
-  if (!r.success)
-    throw new EpochKeyError(
-      'EPOCH_GRANT_MALFORMED',
-      `epoch grant is malformed (${describeIssues(r.issues)})`,
-    );
-  const g = r.output;
+  const g = parseVersioned(grant, GrantSchema, GRANT_VERSION, (kind, detail) =>
+    kind === 'version'
+      ? new EpochKeyError(
+          'EPOCH_GRANT_VERSION',
+          `epoch grant version ${detail} is not supported (expected 1); update WOS`,
+        )
+      : new EpochKeyError('EPOCH_GRANT_MALFORMED', `epoch grant is malformed (${detail})`),
+  );
   if (g.device !== self.deviceId) {
     throw new EpochKeyError(
       'EPOCH_GRANT_WRONG_DEVICE',

@@ -10,7 +10,7 @@ import {
   Ed25519SignatureSchema,
   TimeSchema,
   U32Schema,
-  versionOf,
+  parseVersioned,
 } from './schemas.ts';
 
 /**
@@ -254,21 +254,17 @@ export async function verifyMemberList(
   x: unknown,
   expect: { meshId: string; owner: string },
 ): Promise<MemberList> {
-  const ver = versionOf(x);
-  if (ver !== undefined && ver !== MEMBERS_VERSION) {
-    throw new MembersError(
-      'MEMBERS_VERSION',
-      `member list version ${String(ver)} is not supported (expected 1); update WOS`,
-    );
-  }
-  const r = v.safeParse(MemberListSchema, x);
-  if (!r.success) {
-    throw new MembersError(
-      'MEMBERS_MALFORMED',
-      `member list is malformed (${describeIssues(r.issues)}); it is ignored`,
-    );
-  }
-  const list = r.output;
+  const list = parseVersioned(x, MemberListSchema, MEMBERS_VERSION, (kind, detail) =>
+    kind === 'version'
+      ? new MembersError(
+          'MEMBERS_VERSION',
+          `member list version ${detail} is not supported (expected 1); update WOS`,
+        )
+      : new MembersError(
+          'MEMBERS_MALFORMED',
+          `member list is malformed (${detail}); it is ignored`,
+        ),
+  );
   if (list.mesh !== expect.meshId) {
     throw new MembersError('MEMBERS_WRONG_MESH', 'the member list is for another mesh; ignored');
   }

@@ -11,7 +11,7 @@ import {
   Ed25519SignatureSchema,
   TimeSchema,
   U32Schema,
-  versionOf,
+  parseVersioned,
 } from './schemas.ts';
 
 /**
@@ -127,21 +127,17 @@ export async function verifyRevocations(
   x: unknown,
   accountPublicKey: Uint8Array,
 ): Promise<RevocationList> {
-  const ver = versionOf(x);
-  if (ver !== undefined && ver !== REVOCATION_VERSION) {
-    throw new RevocationError(
-      'REVOCATION_VERSION',
-      `revocation list version ${String(ver)} is not supported (expected 1); update WOS`,
-    );
-  }
-  const r = v.safeParse(RevocationListSchema, x);
-  if (!r.success) {
-    throw new RevocationError(
-      'REVOCATION_MALFORMED',
-      `revocation list is malformed (${describeIssues(r.issues)}); it is ignored`,
-    );
-  }
-  const list = r.output;
+  const list = parseVersioned(x, RevocationListSchema, REVOCATION_VERSION, (kind, detail) =>
+    kind === 'version'
+      ? new RevocationError(
+          'REVOCATION_VERSION',
+          `revocation list version ${detail} is not supported (expected 1); update WOS`,
+        )
+      : new RevocationError(
+          'REVOCATION_MALFORMED',
+          `revocation list is malformed (${detail}); it is ignored`,
+        ),
+  );
   if (list.account !== toBase64Url(accountPublicKey)) {
     throw new RevocationError(
       'REVOCATION_WRONG_ACCOUNT',

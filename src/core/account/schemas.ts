@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { describeIssues } from '../wire.ts';
 import { fromBase64Url } from '../bytes.ts';
 
 /** Valibot pieces shared by the signed account objects (all binary fields are base64url). */
@@ -34,4 +35,22 @@ export function versionOf(x: unknown): unknown {
   return typeof x === 'object' && x !== null && !Array.isArray(x)
     ? (x as Record<string, unknown>).v
     : undefined;
+}
+
+/**
+ * Parses a versioned record received from elsewhere: an unknown `v` is reported as such
+ * (`fail('version', v)`) before any schema error (`fail('malformed', issues)`), so an older
+ * build says "update" rather than "malformed". `fail` makes the caller's named error.
+ */
+export function parseVersioned<S extends v.GenericSchema>(
+  x: unknown,
+  schema: S,
+  version: number,
+  fail: (kind: 'version' | 'malformed', detail: string) => Error,
+): v.InferOutput<S> {
+  const ver = versionOf(x);
+  if (ver !== undefined && ver !== version) throw fail('version', String(ver));
+  const r = v.safeParse(schema, x);
+  if (!r.success) throw fail('malformed', describeIssues(r.issues));
+  return r.output;
 }
