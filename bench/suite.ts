@@ -1,3 +1,4 @@
+import { DIST } from '../test/e2e/fixtures.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -106,7 +107,7 @@ export async function runSuite(argv: string[]): Promise<number> {
       ),
   };
   const started = new Date();
-  const machine = machineInfo(resolve(ROOT, 'dist'));
+  const machine = machineInfo(DIST);
   log(
     `WOS benchmarks ${started.toISOString()} on ${machine.cores} × ${machine.cpu}, ${machine.node}, ${machine.chromium}, load ${machine.loadAvg.join(' ')}`,
   );

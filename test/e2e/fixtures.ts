@@ -10,7 +10,8 @@ import {
 
 /** Shared pieces of the browser suite: the real server, real Chromium, the real agent. */
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const DIST = resolve(ROOT, 'dist');
+/** The built app; `WOS_DIST` points elsewhere (e.g. a private `vite build --outDir` for parallel local work). */
+export const DIST = resolve(ROOT, process.env.WOS_DIST ?? 'dist');
 
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
