@@ -1,6 +1,7 @@
 import type { Browser, Page, Worker } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WosServer } from '../../signaling-server/server.ts';
+import { GF_SIMD_MODULE } from '../../src/core/storage/gf256-simd.ts';
 import type { WorkerStripeCoder } from '../../src/platform/storage/worker-coder.ts';
 import { launchBrowser, openNode, startServer, waitUntil } from './fixtures.ts';
 
@@ -47,6 +48,15 @@ describe('erasure coder worker in real Chromium', () => {
     expect(info.workers).toBeGreaterThanOrEqual(1);
     expect(info.started).toBeGreaterThanOrEqual(1);
     expect(coderWorkers(page).length).toBe(info.workers);
+  });
+
+  it('the coder worker has WebAssembly SIMD, so it codes with the SIMD kernel', async () => {
+    const worker = coderWorkers(page)[0]!;
+    const valid = await worker.evaluate(
+      (bytes) => WebAssembly.validate(new Uint8Array(bytes)),
+      [...GF_SIMD_MODULE],
+    );
+    expect(valid).toBe(true);
   });
 
   it('round-trips every erasure pattern of a (4,7) code, and transfers what it is given', async () => {
