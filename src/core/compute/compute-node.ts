@@ -10,6 +10,7 @@ import {
   KernelRequestSchema,
   LeaseIdSchema,
   LeaseRequestSchema,
+  isRunBody,
   ReportSchema,
   RunSchema,
   type ItemResult,
@@ -40,7 +41,7 @@ export class ComputeNode {
     this.#executors = executors;
     this.#subtle = subtle;
     const bus = node.bus;
-    bus.handle('cx.run', RunSchema, (m) => this.#run(m.body, m.bin, m.from));
+    bus.handle('cx.run', RunSchema, (m) => this.#run(m.body, m.bin, m.from), isRunBody);
     bus.handle('cx.kernel', KernelRequestSchema, (m) => {
       const k = this.kernels.get(m.body.k);
       if (!k) throw new WosError('UNKNOWN_KERNEL', `kernel ${m.body.k} is not known here`);

@@ -5,7 +5,7 @@ import type { MeshNode } from '../mesh-node.ts';
 import { KernelError, NoCapacityError } from './errors.ts';
 import { JobQueue } from './job-queue.ts';
 import type { Kernel } from './kernel.ts';
-import { RunResultSchema, type ItemResult } from './protocol.ts';
+import { isRunResult, RunResultSchema, type ItemResult } from './protocol.ts';
 import type { Slot } from './scheduler.ts';
 import { packValue, unpackValue } from './value-codec.ts';
 
@@ -139,7 +139,7 @@ export async function dispatch(
             signal: ctl.signal,
           },
         );
-        const body = v.parse(RunResultSchema, r.body);
+        const body = isRunResult(r.body) ? r.body : v.parse(RunResultSchema, r.body);
         const items = unpackValue(body.results, r.bin) as ItemResult[];
         if (items.length !== batch.length)
           throw new WosError('INVALID_MESSAGE', 'result count mismatch');
