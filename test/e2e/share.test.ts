@@ -92,7 +92,7 @@ describe('share links', () => {
     });
     if ((await made.getAttribute('role')) === 'alert') throw new Error(await made.innerText());
     const link = await owner.getByTestId('share-link').inputValue();
-    expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#\/s\/[A-Za-z0-9_-]{131}$/);
+    expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#\/s\/[A-Za-z0-9_-]{152}$/);
     const code = link.slice(link.indexOf('#/s/') + 4);
 
     // A fresh profile, no account: the guest page downloads with progress.

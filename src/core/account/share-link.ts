@@ -1,6 +1,6 @@
-import { bytesEqual, concatBytes, fromBase64Url, toBase64Url } from '../bytes.ts';
+import { bytesEqual, concatBytes, fromBase64Url, toBase64Url, utf8 } from '../bytes.ts';
 import { ArgumentError } from '../errors.ts';
-import { checkMeshKey } from '../identity.ts';
+import { checkMeshKey, sha256 } from '../identity.ts';
 import { checkFileId, FILE_ID_BYTES, type FileKeys } from '../storage/keys.ts';
 import { ShareLinkError } from './account-errors.ts';
 import { hkdfBytes, importHkdfKey } from './kdf.ts';
@@ -8,39 +8,75 @@ import { hkdfBytes, importHkdfKey } from './kdf.ts';
 /**
  * The share link code of `…/#/s/<code>`: base64url (no padding) of
  *
- *   u8  version (1)
+ *   u8  version (2; 1 is still read, see below)
  *   u8  flags: bit 0 expiry present, bit 1 mesh key present; other bits 0
  *   16  file id                 (storage/keys.ts)
  *   8   share id                (random; the owner revokes and counts by it)
  *   32  content key             (raw AES-256 key of the file version)
  *   32  meta key                (raw AES-256 key of its name and metadata)
+ *   16  owner                   (v2 only: shareOwnerHash of the manifest-signing public key)
  *   32  mesh key                (if bit 1: a shared mesh to join instead of the rendezvous)
  *   4   expiry                  (if bit 0: u32 seconds since 1970)
  *   8   check = HMAC-SHA-256(macKey, all bytes before)[0..8]
  *
  * with L = HKDF-SHA-256 base key over content key ‖ meta key, and
- *   macKey     = HKDF(L, salt = "", "wos/v1/share-mac", 32)
- *   rendezvous = base64url(HKDF(L, salt = share id, "wos/v1/share-rendezvous", 32))  (a mesh key)
+ *   macKey     = HKDF(L, salt = "", "wos/v<version>/share-mac", 32)
+ *   rendezvous = base64url(HKDF(L, salt = share id, "wos/v1/share-rendezvous", 32))  (a mesh key;
+ *                the same for both versions: the owner's record does not say which it issued)
  *
- * 98 bytes = 131 characters; with expiry 136; with a mesh key 174/179. The link holds the two
- * per-file keys a reader needs, never the storage root. The check catches damage and tampering
- * by anyone without the file keys; a holder of the link could re-sign an edited link, so expiry
- * and download limits are enforced by the owner's devices from their record of the share id —
- * the expiry in the link lets a reader fail early with SHARE_LINK_EXPIRED.
+ * v2: 114 bytes = 152 characters; with expiry 158; with a mesh key 195/200 (v1: 131/136/174/179).
+ * The link holds the two per-file keys a reader needs, never the storage root. The check
+ * catches damage and tampering by anyone without the file keys; a holder of the link could
+ * re-sign an edited link, so expiry and download limits are enforced by the owner's devices
+ * from their record of the share id — the expiry in the link lets a reader fail early with
+ * SHARE_LINK_EXPIRED.
+ *
+ * The owner field (v2) names who must have signed the manifest the guest is served: another
+ * holder of the link has the keys and could serve other content sealed with them, but cannot
+ * sign as the owner. A hash rather than the key keeps the link short and the same length for
+ * both owner key kinds (Ed25519 account keys, 32 bytes; ECDSA P-256 device keys, 65); 128 bits
+ * leave a second preimage (a key of one's own hashing to the owner's) out of reach.
+ * v1 links (no owner field) are still read so that links already sent keep working, but the
+ * guest cannot check who serves them; new links are always v2.
  */
-export const SHARE_LINK_VERSION = 1;
+export const SHARE_LINK_VERSION = 2;
+/** The oldest version still read. */
+export const SHARE_LINK_OLDEST_VERSION = 1;
 export const SHARE_ID_BYTES = 8;
+export const SHARE_OWNER_BYTES = 16;
 const FLAG_EXPIRY = 1;
 const FLAG_MESH = 2;
 const KEY_BYTES = 32;
 const CHECK_BYTES = 8;
-const HEAD = 2 + FILE_ID_BYTES + SHARE_ID_BYTES + 2 * KEY_BYTES;
-export const SHARE_MAC_INFO = 'wos/v1/share-mac';
+const HEAD_V1 = 2 + FILE_ID_BYTES + SHARE_ID_BYTES + 2 * KEY_BYTES;
+export const SHARE_MAC_INFO_V1 = 'wos/v1/share-mac';
+export const SHARE_MAC_INFO = 'wos/v2/share-mac';
 export const SHARE_RENDEZVOUS_INFO = 'wos/v1/share-rendezvous';
+export const SHARE_OWNER_LABEL = 'wos/v2/share-owner|';
+
+/**
+ * The 16-byte owner field of a v2 link: SHA-256("wos/v2/share-owner|" ‖ raw public key)[0..16],
+ * of the key that signs the file's manifests (the manifest's `owner`, base64url).
+ */
+export async function shareOwnerHash(subtle: SubtleCrypto, ownerKey: string): Promise<Uint8Array> {
+  let raw: Uint8Array;
+  try {
+    raw = fromBase64Url(ownerKey);
+  } catch {
+    throw new ArgumentError('the owner key is not base64url');
+  }
+  if (raw.length === 0) throw new ArgumentError('the owner key is empty');
+  return (await sha256(subtle, concatBytes(utf8(SHARE_OWNER_LABEL), raw))).slice(
+    0,
+    SHARE_OWNER_BYTES,
+  );
+}
 
 export interface ShareLinkInput {
   /** The file version's keys, derived with `{ extractable: true }`. */
   readonly keys: FileKeys;
+  /** The public key that signs the file's manifests (the manifest's `owner`, base64url). */
+  readonly owner: string;
   readonly shareId: Uint8Array;
   /** Join this mesh (e.g. a shared household mesh) instead of the share's rendezvous mesh. */
   readonly meshKey?: string | undefined;
@@ -49,6 +85,8 @@ export interface ShareLinkInput {
 }
 
 export interface ShareLink {
+  /** 2, or 1 for a link made before owners were named (no owner check possible). */
+  readonly version: 1 | 2;
   readonly fileId: Uint8Array;
   readonly shareId: Uint8Array;
   /** Non-extractable AES-256-GCM keys for storage/cipher.ts. */
@@ -57,6 +95,8 @@ export interface ShareLink {
   readonly meshKey: string;
   readonly rendezvous: boolean;
   readonly expiresAt?: number | undefined;
+  /** v2: shareOwnerHash of the key that must have signed the manifest; v1: undefined. */
+  readonly owner?: Uint8Array | undefined;
 }
 
 async function linkBase(
@@ -72,7 +112,9 @@ async function checkOf(
   base: CryptoKey,
   body: Uint8Array,
 ): Promise<Uint8Array> {
-  const raw = await hkdfBytes(subtle, base, SHARE_MAC_INFO, 32);
+  // Each version its own MAC key (the version byte is MACed too; this only separates domains).
+  const info = body[0] === 1 ? SHARE_MAC_INFO_V1 : SHARE_MAC_INFO;
+  const raw = await hkdfBytes(subtle, base, info, 32);
   const mac = await subtle.importKey(
     'raw',
     raw as BufferSource,
@@ -123,7 +165,8 @@ export async function encodeShareLink(
   const content = new Uint8Array(c);
   const meta = new Uint8Array(m);
   let flags = 0;
-  const parts = [input.keys.fileId, input.shareId, content, meta];
+  const owner = await shareOwnerHash(subtle, input.owner);
+  const parts = [input.keys.fileId, input.shareId, content, meta, owner];
   if (input.meshKey !== undefined) {
     flags |= FLAG_MESH;
     parts.push(fromBase64Url(checkMeshKey(input.meshKey)));
@@ -174,10 +217,12 @@ export async function decodeShareLink(
   // A code cut after a multiple of 4 characters plus one is incomplete, not foreign.
   const bytes = fromBase64Url(code.length % 4 === 1 ? code.slice(0, -1) : code);
   if (bytes.length === 0) fail('SHARE_LINK_TRUNCATED', 'it ends before the version');
-  if (bytes[0] !== SHARE_LINK_VERSION) {
+  const version = bytes[0]!;
+  if (version !== 1 && version !== 2) {
     throw new ShareLinkError(
       'SHARE_LINK_VERSION',
-      `share link version ${bytes[0]} is not supported (expected 1); update WOS or ask for a new link`,
+      `share link version ${version} is not supported (this WOS reads versions ` +
+        `${SHARE_LINK_OLDEST_VERSION}–${SHARE_LINK_VERSION}); update WOS or ask for a new link`,
     );
   }
   if (bytes.length < 2) fail('SHARE_LINK_TRUNCATED', 'it ends after the version');
@@ -186,7 +231,8 @@ export async function decodeShareLink(
     fail('SHARE_LINK_MALFORMED', `unknown flags 0x${flags.toString(16)}`);
   const hasMesh = (flags & FLAG_MESH) !== 0;
   const hasExpiry = (flags & FLAG_EXPIRY) !== 0;
-  const length = HEAD + (hasMesh ? KEY_BYTES : 0) + (hasExpiry ? 4 : 0) + CHECK_BYTES;
+  const head = HEAD_V1 + (version === 2 ? SHARE_OWNER_BYTES : 0);
+  const length = head + (hasMesh ? KEY_BYTES : 0) + (hasExpiry ? 4 : 0) + CHECK_BYTES;
   if (code.length % 4 === 1 && bytes.length >= length) {
     fail('SHARE_LINK_MALFORMED', 'it has a character too many at the end');
   }
@@ -202,6 +248,7 @@ export async function decodeShareLink(
   const shareId = take(SHARE_ID_BYTES);
   const content = take(KEY_BYTES);
   const meta = take(KEY_BYTES);
+  const owner = version === 2 ? take(SHARE_OWNER_BYTES) : undefined;
   const mesh = hasMesh ? take(KEY_BYTES) : undefined;
   const exp = hasExpiry ? take(4) : undefined;
   const base = await linkBase(subtle, content, meta);
@@ -221,11 +268,13 @@ export async function decodeShareLink(
     subtle.importKey('raw', raw as BufferSource, 'AES-GCM', false, ['decrypt']);
   const [contentKey, metaKey] = await Promise.all([aes(content), aes(meta)]);
   return {
+    version,
     fileId,
     shareId,
     keys: { fileId: fileId.slice(), content: contentKey, meta: metaKey },
     meshKey: mesh ? toBase64Url(mesh) : await rendezvousOf(subtle, base, shareId),
     rendezvous: !mesh,
     expiresAt,
+    owner,
   };
 }

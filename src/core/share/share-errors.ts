@@ -4,17 +4,20 @@ import { WosError } from '../errors.ts';
  * Errors of serving and reading a shared file (a `…/#/s/<code>` link). The owner's share server
  * answers with these codes; the guest reader raises them as `ShareError` with the same code.
  * (A link that is damaged or expired by its own date fails before any network with
- * `ShareLinkError`, account/account-errors.ts.)
+ * `ShareLinkError`, account/account-errors.ts.) SHARE_WRONG_OWNER is the guest's own finding
+ * and never taken from a reply.
  */
-export type ShareErrorCode =
+export type ShareServerErrorCode =
   | 'SHARE_REVOKED'
   | 'SHARE_EXPIRED'
   | 'SHARE_LIMIT_REACHED'
   | 'SHARE_NOT_FOUND'
   | 'SHARE_NO_SESSION'
   | 'SHARE_UNAVAILABLE';
+export type ShareErrorCode = ShareServerErrorCode | 'SHARE_WRONG_OWNER';
 
-export const SHARE_ERROR_CODES: readonly ShareErrorCode[] = [
+/** The codes a share server answers with (a reply's code is taken only from these). */
+export const SHARE_ERROR_CODES: readonly ShareServerErrorCode[] = [
   'SHARE_REVOKED',
   'SHARE_EXPIRED',
   'SHARE_LIMIT_REACHED',
@@ -33,6 +36,8 @@ const MESSAGES: Record<ShareErrorCode, string> = {
   SHARE_NO_SESSION: 'shard asked for before the manifest; fetch the manifest first',
   SHARE_UNAVAILABLE:
     "none of the owner's devices serving this share is online; try again when one is",
+  SHARE_WRONG_OWNER:
+    'the file offered for this link is not signed by the owner the link names (someone else is serving it, or the link was edited); nothing was read; ask the owner for the link again',
 };
 
 /** A share could not be served or read. */
@@ -43,6 +48,6 @@ export class ShareError extends WosError {
   }
 }
 
-export function isShareErrorCode(code: string): code is ShareErrorCode {
+export function isShareErrorCode(code: string): code is ShareServerErrorCode {
   return (SHARE_ERROR_CODES as readonly string[]).includes(code);
 }

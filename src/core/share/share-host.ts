@@ -100,7 +100,13 @@ export class ShareHost {
       ...(expiresAt === undefined ? {} : { expiresAt: Math.floor(expiresAt / 1000) * 1000 }),
       ...(maxDownloads === undefined ? {} : { maxDownloads }),
     };
-    const code = await encodeShareLink(subtle, { keys, shareId, expiresAt: record.expiresAt });
+    // The link names the manifest's signer, so a guest can refuse anything else it is served.
+    const code = await encodeShareLink(subtle, {
+      keys,
+      owner: man.body.owner,
+      shareId,
+      expiresAt: record.expiresAt,
+    });
     await records.add(record);
     await this.#serve(record, keys);
     return `${this.#opts.linkBase}#/s/${code}`;

@@ -1,12 +1,12 @@
 import * as v from 'valibot';
 import { ownerVerifier } from '../account/ed25519.ts';
-import { decodeShareLink, type ShareLink } from '../account/share-link.ts';
-import { toBase64Url } from '../bytes.ts';
+import { decodeShareLink, shareOwnerHash, type ShareLink } from '../account/share-link.ts';
+import { bytesEqual, toBase64Url } from '../bytes.ts';
 import type { Clock } from '../clock.ts';
 import { AbortError, WosError } from '../errors.ts';
 import type { MeshNode } from '../mesh-node.ts';
 import { decodeStripe } from '../storage/downloader.ts';
-import { openManifestWithKeys, type Manifest } from '../storage/manifest.ts';
+import { openManifestWithKeys, parseManifest, type Manifest } from '../storage/manifest.ts';
 import type { VerifyFn } from '../storage/owner.ts';
 import {
   FileDeletedError,
@@ -23,15 +23,17 @@ import { ShareManifestReplySchema, ShareShardReplySchema } from './share-protoco
 /**
  * A share link's guest: no account, no storage key, read-only. It decodes the link (a damaged
  * or expired link fails here, before any network), joins the share's rendezvous mesh, finds the
- * owner's share server there, fetches the signed manifest (signature checked against the owner
- * key it names; private part opened with the link's meta key; it must be the link's file),
- * then k shards per stripe through the server, each checked against the manifest's hash,
+ * owner's share server there, fetches the signed manifest — its signer must be the owner the
+ * link names (v2), the signature must hold, it must be the link's file, and its private part
+ * must open with the link's meta key, all before anything of it is used — then k shards per stripe through the server, each checked against the manifest's hash,
  * rebuilds missing data shards, opens the chunks with the content key and streams the file
  * out with progress. It has no storage service: it can neither put nor delete anything, and
  * the server answers nothing but `sh.manifest` and `sh.shard` for the shared file.
  *
- * What a guest cannot check: the link names no owner key, so another holder of the same link
- * could join the rendezvous mesh and serve a different file sealed with the link's keys.
+ * A server whose manifest fails these checks (another holder of the link serving other content
+ * sealed with its keys, SHARE_WRONG_OWNER) is not asked again; the guest keeps looking for the
+ * owner's server a short while (`otherServerWaitMs`) and then fails with that server's error.
+ * A v1 link names no owner: its manifest is checked against the key it names itself only.
  */
 export interface GuestComponents {
   subtle: SubtleCrypto;
@@ -48,6 +50,8 @@ export interface ReadSharedOptions {
   onProgress?: (p: { bytes: number; total: number }) => void;
   /** How long to look for a serving device before SHARE_UNAVAILABLE, ms. */
   waitMs?: number;
+  /** After a server offered a manifest that fails its checks, how long to look for another, ms. */
+  otherServerWaitMs?: number;
   requestTimeoutMs?: number;
   shardTimeoutMs?: number;
   pieceBytes?: number;
@@ -73,7 +77,6 @@ const LOOK_EVERY_MS = 200;
 
 interface Session {
   readonly c: GuestComponents;
-  readonly link: ShareLink;
   readonly share: string;
   readonly node: MeshNode;
   readonly server: string;
@@ -111,6 +114,7 @@ export async function readShared(
   const link = await decodeShareLink(c.subtle, linkText, c.clock.now());
   const o = {
     waitMs: opts.waitMs ?? 20_000,
+    otherServerWaitMs: opts.otherServerWaitMs ?? 3_000,
     requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
     shardTimeoutMs: opts.shardTimeoutMs ?? 30_000,
     pieceBytes: Math.max(1, Math.min(opts.pieceBytes ?? MAX_PIECE_BYTES, MAX_PIECE_BYTES)),
@@ -121,18 +125,9 @@ export async function readShared(
   const share = toBase64Url(link.shareId);
   try {
     await node.start(opts.signal);
-    const found = await findServer(
-      c,
-      node,
-      share,
-      toBase64Url(link.fileId),
-      o.waitMs,
-      o.requestTimeoutMs,
-      opts.signal,
-    );
-    const verify = c.verify ?? ownerVerifier(c.subtle);
-    const man = await openManifestWithKeys(c.subtle, link.keys, found.signed, verify);
-    const session: Session = { c, link, share, node, server: found.server, o };
+    const found = await findServer(c, node, link, o, opts.signal);
+    const man = found.man;
+    const session: Session = { c, share, node, server: found.server, o };
     return {
       id: man.body.file,
       name: man.meta.name,
@@ -148,19 +143,42 @@ export async function readShared(
   }
 }
 
+/**
+ * The served manifest, checked before any of it is used: signed by the owner the link names
+ * (v2; SHARE_WRONG_OWNER), a valid signature, the link's file, and a sealed part that opens
+ * with the link's meta key (BAD_MANIFEST, WRONG_KEY_OR_CORRUPT).
+ */
+async function openServed(
+  c: GuestComponents,
+  link: ShareLink,
+  signed: Manifest['signed'],
+): Promise<Manifest> {
+  if (link.owner) {
+    const { owner } = parseManifest(signed);
+    if (!bytesEqual(await shareOwnerHash(c.subtle, owner), link.owner)) {
+      throw new ShareError('SHARE_WRONG_OWNER', `the manifest is signed by ${owner.slice(0, 12)}…`);
+    }
+  }
+  return openManifestWithKeys(c.subtle, link.keys, signed, c.verify ?? ownerVerifier(c.subtle));
+}
+
+type Served = { server: string; man: Manifest } | { server: string; refused: unknown };
+
 /** Asks every member of the rendezvous mesh for the manifest until a share server answers. */
 async function findServer(
   c: GuestComponents,
   node: MeshNode,
-  share: string,
-  file: string,
-  waitMs: number,
-  timeoutMs: number,
+  link: ShareLink,
+  o: { waitMs: number; otherServerWaitMs: number; requestTimeoutMs: number },
   signal?: AbortSignal,
-): Promise<{ server: string; signed: Manifest['signed'] }> {
-  const deadline = c.clock.now() + waitMs;
+): Promise<{ server: string; man: Manifest }> {
+  const share = toBase64Url(link.shareId);
+  const file = toBase64Url(link.fileId);
+  let deadline = c.clock.now() + o.waitMs;
   const asked = new Set<string>();
   let lastError: unknown;
+  // The first manifest that failed its checks; its server is never asked again.
+  let refused: unknown;
   for (;;) {
     const fresh = node.members
       .alive()
@@ -168,19 +186,29 @@ async function findServer(
       .filter((id) => !asked.has(id));
     for (const id of fresh) asked.add(id);
     const replies = await Promise.allSettled(
-      fresh.map(async (id) => {
+      fresh.map(async (id): Promise<Served> => {
         const r = await node.bus.request(
           id,
           'sh.manifest',
           { share },
-          { timeoutMs, ...(signal ? { signal } : {}) },
+          { timeoutMs: o.requestTimeoutMs, ...(signal ? { signal } : {}) },
         );
-        return { server: id, signed: v.parse(ShareManifestReplySchema, r.body).manifest };
+        const signed = v.parse(ShareManifestReplySchema, r.body).manifest;
+        try {
+          return { server: id, man: await openServed(c, link, signed) };
+        } catch (e) {
+          return { server: id, refused: e };
+        }
       }),
     );
-    for (const r of replies) if (r.status === 'fulfilled') return r.value;
+    for (const r of replies) if (r.status === 'fulfilled' && 'man' in r.value) return r.value;
     for (const [i, r] of replies.entries()) {
-      if (r.status === 'fulfilled') continue;
+      if (r.status === 'fulfilled') {
+        if ('refused' in r.value) refused ??= r.value.refused;
+        // Someone serves what the link does not name: wait a little for the owner's server.
+        deadline = Math.min(deadline, c.clock.now() + o.otherServerWaitMs);
+        continue;
+      }
       const e = shareErrorOf(r.reason);
       // The owner's answer (revoked, expired, limit reached, unknown share, deleted) is final.
       if (e instanceof ShareError) throw e;
@@ -191,6 +219,7 @@ async function findServer(
       if (!(e instanceof WosError && e.code === 'INVALID_MESSAGE')) asked.delete(fresh[i]!);
     }
     if (c.clock.now() >= deadline) {
+      if (refused !== undefined) throw refused;
       // A server answered, but the owner's holders of the file are away.
       if (lastError instanceof WosError && lastError.code === 'FILE_NOT_FOUND') {
         throw new FileNotFoundError(file);
