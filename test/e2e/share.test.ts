@@ -2,13 +2,14 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWosServer, type WosServer } from '../../signaling-server/server.ts';
 import { DIST, inviteOf, launchBrowser, nodeIds, openNode, waitUntil } from './fixtures.ts';
+import { reissueShareLink } from '../support/share-link-forge.ts';
 import { makeTestFile } from './storage-pages.ts';
 
 /**
  * Sharing a file by link in real Chromium: the owner's tab makes the link in the Files view;
  * fresh profiles with no account open it and download byte-identical data with progress; a
- * download limit, a revocation, an expiry and a tampered link each give their clear error; the
- * server's request log never sees the link's code.
+ * download limit, a revocation, an expiry, a tampered link and a link naming another owner each
+ * give their clear error; the server's request log never sees the link's code.
  */
 describe('share links', () => {
   let server: WosServer;
@@ -69,7 +70,7 @@ describe('share links', () => {
     return page.evaluate(({ id, opts }) => window.wos.files.share(id, opts), { id, opts });
   }
 
-  it('a fresh profile reads byte-identical; limit, revoked, expired and tampered links fail clearly', async () => {
+  it('a fresh profile reads byte-identical; limit, revoked, expired, tampered and wrong-owner links fail clearly', async () => {
     const owner = await openNode(await browser.newContext(), server.url);
     const peer = await openNode(await browser.newContext(), await inviteOf(owner));
     await waitUntil('2 nodes', async () => (await nodeIds(owner)).length === 2, 10_000);
@@ -148,6 +149,14 @@ describe('share links', () => {
     await owner.evaluate(() => window.wos.ready);
     expect(await openLink(again)).toMatchObject({ state: 'done', size, digest });
     expect(await openLink(link)).toMatchObject({ shown: 'failed', code: 'SHARE_REVOKED' });
+
+    // The link re-issued naming another owner, as any link holder could (it has the keys): the
+    // owner's server answers, the guest refuses its manifest and reads nothing.
+    const otherOwner = new Uint8Array(32).fill(0x5a);
+    const wrong = await openLink(reissueShareLink(again, { ownerKey: otherOwner }));
+    expect(wrong).toMatchObject({ state: 'failed', shown: 'failed', code: 'SHARE_WRONG_OWNER' });
+    expect(wrong.error?.message).toMatch(/not signed by the owner the link names/);
+    expect(wrong).toMatchObject({ size: 0, progress: [] });
 
     // The code never reached the server.
     expect(log.length).toBeGreaterThan(0);
