@@ -46,6 +46,12 @@ export interface RequestOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   bin?: Uint8Array;
+  /**
+   * Called at once with a function that ends the request, rejected with the error given: a
+   * lighter way than `signal` for code that sends many requests (no AbortController and
+   * event listener per request).
+   */
+  cancel?: (end: (reason: Error) => void) => void;
 }
 
 type Handler = (msg: Incoming<unknown>) => unknown;
@@ -165,7 +171,9 @@ export class Bus {
     const env = this.#env(to, type, body);
     env.q = 1;
     return new Promise<Response>((resolve, reject) => {
+      let open = true;
       const cleanup = (): void => {
+        open = false;
         this.#pending.delete(env.id);
         this.#deadlines.delete(pending);
         opts.signal?.removeEventListener('abort', onAbort);
@@ -181,6 +189,7 @@ export class Bus {
           resolve(r);
         },
         reject: (e) => {
+          if (!open) return;
           cleanup();
           reject(e);
         },
@@ -191,6 +200,7 @@ export class Bus {
       };
       this.#pending.set(env.id, pending);
       this.#deadlines.add(pending, timeoutMs);
+      opts.cancel?.(pending.reject);
       this.#dispatch({ env, bin: opts.bin }).catch((e: unknown) => {
         this.#pending.get(env.id)?.reject(e as Error);
       });

@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { WithAttachment } from '../../src/core/bus.ts';
+import { WosError } from '../../src/core/errors.ts';
 import { newMeshKey } from '../../src/core/identity.ts';
 import { ManualClock } from '../../src/core/testing/manual-clock.ts';
 import { MemoryNetwork } from '../../src/core/testing/memory-network.ts';
@@ -77,6 +78,12 @@ describe('message bus', () => {
     await Promise.all(checks);
     const pre = a.bus.request(b.id, 't.never', {}, { signal: AbortSignal.abort() });
     await expect(pre).rejects.toMatchObject({ code: 'ABORTED' });
+    // `cancel`: the request ends with the error given, once, and forgets its reply.
+    let end: ((e: Error) => void) | undefined;
+    const cancelled = a.bus.request(b.id, 't.never', {}, { cancel: (e) => (end = e) });
+    end!(new WosError('NODE_LOST', 'gone'));
+    end!(new Error('second'));
+    await expect(cancelled).rejects.toMatchObject({ code: 'NODE_LOST' });
   });
 
   it('rejects unreachable targets at once', async () => {

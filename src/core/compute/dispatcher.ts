@@ -93,18 +93,19 @@ export async function dispatch(
   const queue = new JobQueue(jobs);
   const isDone = (j: Job): boolean => results.has(j.index);
   const lost = new Set<string>();
-  const inflight = new Map<string, Set<AbortController>>();
+  /** Per node, the functions that end its requests in flight. */
+  const inflight = new Map<string, Set<(reason: Error) => void>>();
   let fatal: Error | undefined;
   let perTaskMs = 0;
   let samples = 0;
 
   const offLeave = node.members.on('leave', ({ id }) => {
     lost.add(id);
-    for (const c of inflight.get(id) ?? []) c.abort(new WosError('NODE_LOST', `node ${id} left`));
+    for (const end of inflight.get(id) ?? []) end(new WosError('NODE_LOST', `node ${id} left`));
   });
   const onAbort = (): void => {
     fatal = new AbortError('compute run', o.signal?.reason);
-    for (const set of inflight.values()) for (const c of set) c.abort(fatal);
+    for (const set of inflight.values()) for (const end of set) end(fatal);
   };
   o.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -122,10 +123,9 @@ export async function dispatch(
     while (!done() && !lost.has(slot.node)) {
       const batch = queue.take(device, batchSize(), isDone);
       if (batch.length === 0) return;
-      const ctl = new AbortController();
-      const set = inflight.get(slot.node) ?? new Set();
-      inflight.set(slot.node, set);
-      set.add(ctl);
+      let set = inflight.get(slot.node);
+      if (!set) inflight.set(slot.node, (set = new Set()));
+      let end: ((reason: Error) => void) | undefined;
       const packed = packValue(batch.map((j) => j.input));
       const t0 = Date.now();
       try {
@@ -136,7 +136,7 @@ export async function dispatch(
           {
             ...(packed.bin ? { bin: packed.bin } : {}),
             timeoutMs: o.timeoutMs * batch.length + 10_000,
-            signal: ctl.signal,
+            cancel: (e) => set.add((end = e)),
           },
         );
         const body = isRunResult(r.body) ? r.body : v.parse(RunResultSchema, r.body);
@@ -167,10 +167,8 @@ export async function dispatch(
         });
       } catch (e) {
         const code = e instanceof WosError ? e.code : '';
-        const reason = ctl.signal.reason as unknown;
-        const lostNode = reason instanceof WosError && reason.code === 'NODE_LOST';
         if (fatal) return;
-        if (lostNode || RETRYABLE.has(code) || code === 'ABORTED') {
+        if (RETRYABLE.has(code) || code === 'ABORTED') {
           lost.add(slot.node);
           for (const j of batch) {
             if (++j.attempts < o.maxAttempts) queue.retry(j);
@@ -184,7 +182,7 @@ export async function dispatch(
         }
         fatal = e as Error;
       } finally {
-        set.delete(ctl);
+        if (end) set.delete(end);
       }
     }
   };
