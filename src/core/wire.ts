@@ -63,8 +63,12 @@ export function encodePacket(p: Packet, headroom = 0): Uint8Array {
   const out = new Uint8Array(start + hlen + (bin?.length ?? 0));
   if (header) out.set(header, start);
   else encoder.encodeInto(json, out.subarray(start, start + hlen));
+  // Big-endian u32 by hand: a DataView per packet costs about as much as the JSON.
   out[headroom] = WIRE_VERSION;
-  new DataView(out.buffer).setUint32(headroom + 1, hlen);
+  out[headroom + 1] = hlen >>> 24;
+  out[headroom + 2] = (hlen >>> 16) & 0xff;
+  out[headroom + 3] = (hlen >>> 8) & 0xff;
+  out[headroom + 4] = hlen & 0xff;
   if (bin) out.set(bin, start + hlen);
   return out;
 }
@@ -75,7 +79,7 @@ export function decodePacket(bytes: Uint8Array): Packet {
   if (bytes[0] !== WIRE_VERSION) {
     throw new InvalidMessageError(`wire version ${bytes[0]} is not supported (expected 1)`);
   }
-  const hlen = new DataView(bytes.buffer, bytes.byteOffset).getUint32(1);
+  const hlen = ((bytes[1]! << 24) | (bytes[2]! << 16) | (bytes[3]! << 8) | bytes[4]!) >>> 0;
   if (hlen > bytes.length - 5) throw new InvalidMessageError('header length past the end');
   let json: unknown;
   try {

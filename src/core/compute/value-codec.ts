@@ -91,8 +91,8 @@ export function packValue(value: unknown): Packed {
 }
 
 export function unpackValue(json: unknown, bin: Uint8Array | undefined): unknown {
-  // Views need their own aligned buffer: copy the attachment once.
-  const buf = bin ? bin.slice().buffer : new ArrayBuffer(0);
+  // Views need their own aligned buffer: copy the attachment once (when a value refers to it).
+  let own: ArrayBuffer | undefined;
   const walk = (x: unknown, depth: number): unknown => {
     if (depth > 64) throw new InvalidMessageError('value nested deeper than 64 levels');
     if (x === null || typeof x !== 'object') return x;
@@ -120,6 +120,7 @@ export function unpackValue(json: unknown, bin: Uint8Array | undefined): unknown
       }
       const o = off as number;
       const l = len as number;
+      const buf = (own ??= bin ? bin.slice().buffer : new ArrayBuffer(0));
       if (o + l > buf.byteLength)
         throw new InvalidMessageError('binary reference past the attachment');
       if (name === 'ArrayBuffer') return buf.slice(o, o + l);
