@@ -55,15 +55,24 @@ describe('share links', () => {
         const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
         digest = Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
       }
-      return { state: s.state, name: s.name, error: s.error, progress: s.progress, size, digest };
+      return {
+        state: s.state,
+        name: s.name,
+        error: s.error,
+        progress: s.progress,
+        ownerChecked: s.ownerChecked,
+        size,
+        digest,
+      };
     });
+    const oldLinkNotice = await page.getByTestId('share-old-link').isVisible();
     const shown = await page.getByTestId('share-guest').getAttribute('data-state');
     const code = await page
       .getByTestId('share-error')
       .getAttribute('data-code', { timeout: 100 })
       .catch(() => undefined);
     await page.context().close();
-    return { ...out, shown, code };
+    return { ...out, shown, code, oldLinkNotice };
   }
 
   async function shareOf(page: Page, id: string, opts: { expiresAt?: number }): Promise<string> {
@@ -99,6 +108,7 @@ describe('share links', () => {
     // A fresh profile, no account: the guest page downloads with progress.
     const first = await openLink(link);
     expect(first).toMatchObject({ state: 'done', shown: 'done', name: 'shared.bin', size, digest });
+    expect(first).toMatchObject({ ownerChecked: true, oldLinkNotice: false });
     expect(first.progress.length).toBeGreaterThan(0);
     expect(first.progress.at(-1)).toBe(size);
     // Another fresh profile through the SDK: wos.files.get(link).
@@ -157,6 +167,11 @@ describe('share links', () => {
     expect(wrong).toMatchObject({ state: 'failed', shown: 'failed', code: 'SHARE_WRONG_OWNER' });
     expect(wrong.error?.message).toMatch(/not signed by the owner the link names/);
     expect(wrong).toMatchObject({ size: 0, progress: [] });
+    // The same share as a version 1 link (made before links named owners) is still read, with
+    // a notice that its owner could not be checked.
+    const v1 = await openLink(reissueShareLink(again, { version1: true }));
+    expect(v1).toMatchObject({ state: 'done', size, digest, ownerChecked: false });
+    expect(v1.oldLinkNotice).toBe(true);
 
     // The code never reached the server.
     expect(log.length).toBeGreaterThan(0);

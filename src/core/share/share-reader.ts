@@ -67,6 +67,11 @@ export interface SharedFile {
   readonly type: string;
   readonly size: number;
   readonly created: number;
+  /**
+   * Whether the manifest was checked against the owner the link names (v2). False for a v1
+   * link: any holder of it could have served this; the guest page says so.
+   */
+  readonly ownerChecked: boolean;
   /** The plaintext; the guest leaves the rendezvous mesh when it ends, fails or is cancelled. */
   readonly stream: ReadableStream<Uint8Array>;
   /** Leaves the rendezvous mesh now. */
@@ -134,6 +139,7 @@ export async function readShared(
       type: man.meta.type,
       size: man.meta.size,
       created: man.meta.created,
+      ownerChecked: link.owner !== undefined,
       stream: sharedStream(session, man, opts.signal, opts.onProgress),
       close: () => node.close({ goodbye: true }),
     };

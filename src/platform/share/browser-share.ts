@@ -37,6 +37,8 @@ declare global {
       state: string;
       name?: string;
       size?: number;
+      /** False for a v1 link (no owner named): the page shows a notice. */
+      ownerChecked?: boolean;
       blob?: Blob;
       progress: number[];
       /** ms since the page started loading (`performance.now()`): first bytes, whole file. */
