@@ -2,6 +2,7 @@ import { Peer } from 'peerjs';
 import { accountMeshParts } from '../core/account/account-mesh.ts';
 import type { RevocationService } from '../core/account/revocation-service.ts';
 import type { AccountSession } from '../core/account/account-session.ts';
+import type { ProfileChannel } from '../core/account/profile-channel.ts';
 import { ownerVerifier } from '../core/account/ed25519.ts';
 import { systemClock } from '../core/clock.ts';
 import { ComputeClient } from '../core/compute/compute-client.ts';
@@ -16,6 +17,7 @@ import { createWos, type Runtime, type Wos } from '../sdk/wos.ts';
 import { inviteLink, parseMeshRoute, PERSONAL_ROUTE, sharedMeshLink } from '../sdk/fragment.ts';
 import { browserDeviceName, openBrowserAccountSession } from './account/browser-account.ts';
 import { pairAsGuest } from './account/browser-pairing.ts';
+import { broadcastProfileChannel } from './account/broadcast-profile-channel.ts';
 import {
   browserSharedMesh,
   createSharedMesh,
@@ -108,7 +110,12 @@ export function bootBrowserNode(): BrowserApp {
     const coder = await createBrowserStripeCoder();
     // The personal mesh admits only this account's unrevoked devices.
     const personalMesh = accountKeys
-      ? await accountMeshParts(session, { subtle: crypto.subtle, random, now: () => Date.now() })
+      ? await accountMeshParts(session, {
+          subtle: crypto.subtle,
+          random,
+          now: () => Date.now(),
+          ...profileChannel(),
+        })
       : undefined;
     let accountMesh: RevocationService | undefined;
     const owner = route.owner;
@@ -250,4 +257,10 @@ export function bootBrowserNode(): BrowserApp {
       await rt.refresh();
     },
   };
+}
+
+/** The other tabs of this profile, when the browser has BroadcastChannel. */
+function profileChannel(): { channel?: ProfileChannel } {
+  const channel = broadcastProfileChannel();
+  return channel ? { channel } : {};
 }

@@ -97,10 +97,16 @@ export interface Wos {
     devices(): Promise<DeviceInfo[]>;
     /**
      * Revokes a device: it is disconnected everywhere and refused from then on; a new storage
-     * epoch key is made and granted to the other devices, never to it (kept in each session;
-     * the tabs' storage picks it up at their next start).
+     * epoch key is made and granted to the other devices, never to it (the grants wait in
+     * every online device's store for devices that are offline; every tab takes the key up).
      */
     revoke(deviceId: string): Promise<void>;
+    /**
+     * Approves a device that lacks the current storage epoch (`needsApproval` in `devices()`,
+     * e.g. enrolled by passphrase after a revocation): grants it every epoch this device holds.
+     * Only on the user's word (docs/ACCOUNTS.md, threat model rule 1).
+     */
+    approve(deviceId: string): Promise<void>;
     /**
      * Pairing, on a signed-out device: open `link` on a device that has the account, compare
      * `words` on both screens and approve there; `done` resolves once this device is enrolled.
@@ -353,6 +359,9 @@ export function createWos(binding: WosBinding): Wos {
       devices: async () => (await accountMesh()).devices(),
       revoke: async (deviceId) => {
         await (await accountMesh()).revoke(deviceId);
+      },
+      approve: async (deviceId) => {
+        await (await accountMesh()).approve(deviceId);
       },
       pair: async () => {
         if (!binding.pair)

@@ -1,10 +1,10 @@
 import { deriveAccountKeys, type AccountKeys } from '../../src/core/account/account-keys.ts';
 import { issueCertificate, type Certificate } from '../../src/core/account/certificate.ts';
 import { generateBoxKeyPair } from '../../src/core/account/epoch-keys.ts';
-import {
-  personalMeshParts,
-  type RevocationService,
-} from '../../src/core/account/revocation-service.ts';
+import type { GrantStore } from '../../src/core/account/grant-relay.ts';
+import type { RevocationList } from '../../src/core/account/revocation.ts';
+import { personalMeshParts } from '../../src/core/account/account-mesh.ts';
+import type { RevocationService } from '../../src/core/account/revocation-service.ts';
 import type { Admission } from '../../src/core/admission.ts';
 import {
   generateDeviceKeyPair,
@@ -54,11 +54,16 @@ export async function accountWorld(seed: number) {
     node: MeshNode;
     service: RevocationService;
     errors: string[];
+    /** Codes of the service's `error` events (refused lists, grants, messages). */
+    serviceErrors: string[];
     dev: Device;
   }
 
   /** A node of `dev` in the personal mesh, with admission and revocation service. */
-  async function member(dev: Device, o: { start?: boolean } = {}): Promise<Member> {
+  async function member(
+    dev: Device,
+    o: { start?: boolean; grantStore?: GrantStore; list?: RevocationList } = {},
+  ): Promise<Member> {
     const parts = personalMeshParts({
       accountKey: account.publicKey,
       subtle,
@@ -71,6 +76,8 @@ export async function accountWorld(seed: number) {
         boxPublicKey: dev.box.publicKey,
       },
       signer: account,
+      ...(o.grantStore ? { grantStore: o.grantStore } : {}),
+      ...(o.list ? { list: o.list } : {}),
     });
     const { node } = await createSimNode(net, bytes, {
       meshKey: account.meshKey,
@@ -80,8 +87,10 @@ export async function accountWorld(seed: number) {
     const service = await parts.attach(node);
     const errors: string[] = [];
     node.on('error', (e) => errors.push(e.code));
+    const serviceErrors: string[] = [];
+    service.on('error', (e) => serviceErrors.push(e.code));
     if (o.start !== false) void node.start();
-    return { node, service, errors, dev };
+    return { node, service, errors, serviceErrors, dev };
   }
 
   /** A node on the personal mesh's key with a given (or the open) admission. */

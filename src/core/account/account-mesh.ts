@@ -2,16 +2,32 @@ import { ArgumentError, WosError } from '../errors.ts';
 import type { MeshNode } from '../mesh-node.ts';
 import type { AccountKeys } from './account-keys.ts';
 import type { Certificate } from './certificate.ts';
-import type { CertificateAdmission } from './certificate-admission.ts';
+import type { GrantStore } from './grant-relay.ts';
+import {
+  epochMessage,
+  listMessage,
+  parseProfileMessage,
+  type ProfileChannel,
+} from './profile-channel.ts';
 import type { RevocationList } from './revocation.ts';
-import { personalMeshParts, type EpochKey, type RevocationService } from './revocation-service.ts';
+import {
+  certificateAdmission,
+  type CertificateAdmission,
+  type CertificateAdmissionOptions,
+} from './certificate-admission.ts';
+import {
+  RevocationService,
+  type EpochKey,
+  type RevocationServiceOptions,
+} from './revocation-service.ts';
 
 /**
  * Wires a signed-in account session (account-session.ts) into a personal mesh node: the
  * admission to pass to startNode / MeshNode.create, and `attach(node)` for `beforeStart`, which
  * starts the revocation service and keeps what it learns in the session (newer revocation
- * lists, epoch keys this device made or was granted). The session is read structurally so
- * this file does not depend on how it stores things.
+ * lists, epoch keys this device made or was granted, grants relayed for other devices). With a
+ * profile channel, the other tabs of this profile take up each new key and list at once. The
+ * session is read structurally so this file does not depend on how it stores things.
  */
 export interface AccountSessionLike {
   readonly accountKey: Uint8Array | undefined;
@@ -21,10 +37,13 @@ export interface AccountSessionLike {
   readonly epochs: number[];
   current(): { deviceId: string } | null;
   boxPublicKey(): Promise<Uint8Array>;
-  saveRevocations(incoming: unknown): Promise<unknown>;
+  saveRevocations(incoming: unknown): Promise<{ changed: boolean }>;
   acceptGrant(grant: unknown): Promise<number>;
   addEpochKey(epoch: number, key: Uint8Array): Promise<void>;
   exportEpochKey(epoch: number): Promise<Uint8Array>;
+  /** Takes up what another tab stored (with a profile channel). */
+  refresh?(): Promise<void>;
+  readonly grantStore?: GrantStore;
 }
 
 export interface AccountMesh {
@@ -35,7 +54,13 @@ export interface AccountMesh {
 /** The personal mesh parts for a signed-in session (ArgumentError when signed out). */
 export async function accountMeshParts(
   session: AccountSessionLike,
-  o: { subtle: SubtleCrypto; random: (n: number) => Uint8Array; now: () => number },
+  o: {
+    subtle: SubtleCrypto;
+    random: (n: number) => Uint8Array;
+    now: () => number;
+    /** The other tabs of this profile (BroadcastChannel in a browser). */
+    channel?: ProfileChannel;
+  },
 ): Promise<AccountMesh> {
   const info = session.current();
   const { accountKey, certificate, keys } = session;
@@ -62,9 +87,14 @@ export async function accountMeshParts(
     signer: keys,
     ...(session.revocations ? { list: session.revocations } : {}),
     ...(epochKey ? { epochKey } : {}),
+    epochs: session.epochs,
+    exportEpochKey: (e) => session.exportEpochKey(e),
+    ...(session.grantStore ? { grantStore: session.grantStore } : {}),
     openGrant: (grant) =>
       write(async () => {
+        const held = session.epochs;
         const epoch = await session.acceptGrant(grant);
+        if (!held.includes(epoch)) o.channel?.post(epochMessage(epoch));
         return { epoch, key: await session.exportEpochKey(epoch) };
       }),
   });
@@ -80,14 +110,57 @@ export async function accountMeshParts(
           ),
         );
       };
-      service.on('revocations', (list) => keep(() => session.saveRevocations(list)));
+      service.on('revocations', (list) =>
+        keep(async () => {
+          if ((await session.saveRevocations(list)).changed) o.channel?.post(listMessage(list));
+        }),
+      );
       // Keys this device made (revoke); granted ones are kept by acceptGrant already.
       service.on('epoch', (e) =>
         keep(async () => {
-          if (!session.epochs.includes(e.epoch)) await session.addEpochKey(e.epoch, e.key);
+          if (session.epochs.includes(e.epoch)) return;
+          await session.addEpochKey(e.epoch, e.key);
+          o.channel?.post(epochMessage(e.epoch));
         }),
       );
+      o.channel?.subscribe((m) => keep(() => fromOtherTab(session, service, m)));
       return service;
     },
+  };
+}
+
+/** Another tab of this profile kept a key or a list: take it up from the store. */
+async function fromOtherTab(
+  session: AccountSessionLike,
+  service: RevocationService,
+  message: unknown,
+): Promise<void> {
+  const m = parseProfileMessage(message);
+  await session.refresh?.();
+  if (m.t === 'revocations') return service.learnList(m.list);
+  if (!session.epochs.includes(m.epoch)) return; // not in this profile's store: ignore
+  await service.learnEpoch({ epoch: m.epoch, key: await session.exportEpochKey(m.epoch) });
+}
+
+/**
+ * Everything a personal mesh needs, in the order startNode wants it: pass `admission` to
+ * startNode (or MeshNode.create) and call `attach(node)` in `beforeStart`. The admission reads
+ * the revocation list the service keeps.
+ */
+export function personalMeshParts(
+  o: Omit<RevocationServiceOptions, 'admission'> & Pick<CertificateAdmissionOptions, 'accountKey'>,
+): { admission: CertificateAdmission; attach(node: MeshNode): Promise<RevocationService> } {
+  let service: RevocationService | undefined;
+  const admission = certificateAdmission({
+    accountKey: o.accountKey,
+    subtle: o.subtle,
+    now: o.now,
+    certificate: o.self.certificate,
+    // Until the service is attached, the stored list (verified by attach) is the one in force.
+    revocations: () => service?.list ?? o.list,
+  });
+  return {
+    admission,
+    attach: async (node) => (service = await RevocationService.attach(node, { ...o, admission })),
   };
 }

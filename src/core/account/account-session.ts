@@ -9,6 +9,7 @@ import type { AccountStore, DeviceAccountKeys, StoredAccount } from './account-s
 import { issueCertificate, type Certificate, type DeviceKind } from './certificate.ts';
 import { generateDeviceWrapKey, unwrapOnDevice, wrapForDevice } from './device-wrap.ts';
 import { generateBoxKeyPair, grantEpochKey, openEpochGrant } from './epoch-keys.ts';
+import type { GrantStore } from './grant-relay.ts';
 import { checkHandleKey, formatHandle, handleOf, parseHandle } from './handle.ts';
 import {
   DEFAULT_SCRYPT,
@@ -368,7 +369,7 @@ export class AccountSession {
       }
     }
     const wrappedLoginKey = await this.#wrap(LOGIN_PURPOSE, utf8(rec.loginKey));
-    await this.#save({ ...l.stored, wrappedLoginKey });
+    await this.#update(async (s) => ({ ...s, wrappedLoginKey }));
   }
 
   /** Forgets the account on this device (every tab of the profile, from their next start). */
@@ -381,14 +382,13 @@ export class AccountSession {
   /** Merges a received revocation list into the stored one (mergeRevocations) and keeps it. */
   async saveRevocations(incoming: unknown): Promise<{ changed: boolean; conflict: boolean }> {
     const l = this.#require();
-    const r = await mergeRevocations(
-      this.d.subtle,
-      l.keys.publicKey,
-      l.stored.revocations,
-      incoming,
-    );
-    if (r.changed) await this.#save({ ...l.stored, revocations: r.list });
-    return { changed: r.changed, conflict: r.conflict };
+    let result = { changed: false, conflict: false };
+    await this.#update(async (s) => {
+      const r = await mergeRevocations(this.d.subtle, l.keys.publicKey, s.revocations, incoming);
+      result = { changed: r.changed, conflict: r.conflict };
+      return r.changed ? { ...s, revocations: r.list } : s;
+    });
+    return result;
   }
 
   /** Opens an epoch grant addressed to this device and keeps its key (wrapped). */
@@ -407,14 +407,16 @@ export class AccountSession {
 
   /** Keeps a storage epoch key (raw 32 bytes, wrapped at rest) this device made or received. */
   async addEpochKey(epoch: number, key: Uint8Array): Promise<void> {
-    const l = this.#require();
+    this.#require();
     if (!Number.isSafeInteger(epoch) || epoch < 1) {
       throw new ArgumentError('epoch keys from 1 on are kept; epoch 0 derives from the secret');
     }
     const wrapped = await this.#wrap(epochPurpose(epoch), key);
-    const epochKeys = [...l.stored.epochKeys.filter((k) => k.epoch !== epoch), { epoch, wrapped }];
-    epochKeys.sort((a, b) => a.epoch - b.epoch);
-    await this.#save({ ...l.stored, epochKeys });
+    await this.#update(async (s) => {
+      const epochKeys = [...s.epochKeys.filter((k) => k.epoch !== epoch), { epoch, wrapped }];
+      epochKeys.sort((a, b) => a.epoch - b.epoch);
+      return { ...s, epochKeys };
+    });
   }
 
   /** The raw key of a held epoch ≥ 1, to grant it to another device. Zero it after use. */
@@ -469,10 +471,38 @@ export class AccountSession {
     this.#emit();
   }
 
-  async #save(stored: StoredAccount): Promise<void> {
+  /**
+   * Reads the stored record again (another tab of this profile may have changed it: a grant,
+   * a newer list), applies `change` and saves: no tab overwrites what another one kept.
+   */
+  async #update(change: (s: StoredAccount) => Promise<StoredAccount>): Promise<void> {
     const l = this.#require();
-    await this.d.store.save(stored);
+    const base = await this.#latest(l);
+    const stored = await change(base);
+    if (stored !== base) await this.d.store.save(stored);
     this.#live = { stored, keys: l.keys };
+  }
+
+  /** The stored record when it is still this account's, else what this tab holds. */
+  async #latest(l: Live): Promise<StoredAccount> {
+    const s = await this.d.store.load();
+    return s && s.accountKey === l.stored.accountKey ? s : l.stored;
+  }
+
+  /** Takes up what another tab of this profile stored (epoch keys, lists) since. */
+  async refresh(): Promise<void> {
+    const l = this.#live;
+    if (l) this.#live = { stored: await this.#latest(l), keys: l.keys };
+  }
+
+  /** Grants relayed for other devices (grant-relay.ts), kept in this profile's store. */
+  get grantStore(): GrantStore {
+    const { store } = this.d;
+    return {
+      loadGrants: () => store.loadGrants(),
+      putGrant: (id, g) => store.putGrant(id, g),
+      deleteGrant: (id) => store.deleteGrant(id),
+    };
   }
 
   #deviceKeys(): Promise<DeviceAccountKeys> {

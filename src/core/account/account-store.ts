@@ -49,14 +49,22 @@ export interface AccountStore {
   deviceKeys(make: () => Promise<DeviceAccountKeys>): Promise<DeviceAccountKeys>;
   load(): Promise<StoredAccount | undefined>;
   save(account: StoredAccount): Promise<void>;
-  /** Forgets the account (signing out); the device keys stay. */
+  /** Forgets the account and its relayed grants (signing out); the device keys stay. */
   clear(): Promise<void>;
+  /**
+   * Epoch grants this device relays for other devices (grant-relay.ts), by id `device/epoch`.
+   * Each is sealed to its target's box key and signed by the account: safe to keep as is.
+   */
+  loadGrants(): Promise<unknown[]>;
+  putGrant(id: string, grant: unknown): Promise<void>;
+  deleteGrant(id: string): Promise<void>;
 }
 
 /** An in-memory `AccountStore` (unit tests, and nodes that keep nothing). */
 export class MemoryAccountStore implements AccountStore {
   #keys: Promise<DeviceAccountKeys> | undefined;
   #account: StoredAccount | undefined;
+  readonly #grants = new Map<string, unknown>();
 
   deviceKeys(make: () => Promise<DeviceAccountKeys>): Promise<DeviceAccountKeys> {
     this.#keys ??= make();
@@ -74,6 +82,21 @@ export class MemoryAccountStore implements AccountStore {
 
   clear(): Promise<void> {
     this.#account = undefined;
+    this.#grants.clear();
+    return Promise.resolve();
+  }
+
+  loadGrants(): Promise<unknown[]> {
+    return Promise.resolve([...this.#grants.values()].map((g) => structuredClone(g)));
+  }
+
+  putGrant(id: string, grant: unknown): Promise<void> {
+    this.#grants.set(id, structuredClone(grant));
+    return Promise.resolve();
+  }
+
+  deleteGrant(id: string): Promise<void> {
+    this.#grants.delete(id);
     return Promise.resolve();
   }
 }

@@ -140,6 +140,39 @@ export async function grantEpochKey(
   return { ...body, sig: toBase64Url(await account.sign(grantSignedBytes(body))) };
 }
 
+function parseGrant(grant: unknown): EpochGrant {
+  return parseVersioned(grant, GrantSchema, GRANT_VERSION, (kind, detail) =>
+    kind === 'version'
+      ? new EpochKeyError(
+          'EPOCH_GRANT_VERSION',
+          `epoch grant version ${detail} is not supported (expected 1); update WOS`,
+        )
+      : new EpochKeyError('EPOCH_GRANT_MALFORMED', `epoch grant is malformed (${detail})`),
+  );
+}
+
+/**
+ * Checks a grant's shape and account signature without opening it: what a device that relays
+ * a grant for another device (grant-relay.ts) can check. Throws `EpochKeyError`.
+ */
+export async function verifyEpochGrant(
+  subtle: SubtleCrypto,
+  grant: unknown,
+  accountPublicKey: Uint8Array,
+): Promise<EpochGrant> {
+  const g = parseGrant(grant);
+  const signed =
+    g.account === toBase64Url(accountPublicKey) &&
+    (await ed25519Verify(subtle, accountPublicKey, grantSignedBytes(g), fromBase64Url(g.sig)));
+  if (!signed) {
+    throw new EpochKeyError(
+      'EPOCH_GRANT_BAD_SIGNATURE',
+      `epoch ${g.epoch} grant is not signed by this account's key; it is ignored`,
+    );
+  }
+  return g;
+}
+
 /**
  * Checks a grant (shape, account signature, addressed to `self`) and opens it with this
  * device's box key: the raw epoch root (keep it wrapped at rest; it is needed to grant the
@@ -155,29 +188,14 @@ export async function openEpochGrant(
     readonly boxPublicKey: Uint8Array;
   },
 ): Promise<{ epoch: number; key: Uint8Array }> {
-  const g = parseVersioned(grant, GrantSchema, GRANT_VERSION, (kind, detail) =>
-    kind === 'version'
-      ? new EpochKeyError(
-          'EPOCH_GRANT_VERSION',
-          `epoch grant version ${detail} is not supported (expected 1); update WOS`,
-        )
-      : new EpochKeyError('EPOCH_GRANT_MALFORMED', `epoch grant is malformed (${detail})`),
-  );
+  const g = parseGrant(grant);
   if (g.device !== self.deviceId) {
     throw new EpochKeyError(
       'EPOCH_GRANT_WRONG_DEVICE',
       `epoch ${g.epoch} grant is for device ${g.device}, not this one (${self.deviceId})`,
     );
   }
-  const signed =
-    g.account === toBase64Url(accountPublicKey) &&
-    (await ed25519Verify(subtle, accountPublicKey, grantSignedBytes(g), fromBase64Url(g.sig)));
-  if (!signed) {
-    throw new EpochKeyError(
-      'EPOCH_GRANT_BAD_SIGNATURE',
-      `epoch ${g.epoch} grant is not signed by this account's key; it is ignored`,
-    );
-  }
+  await verifyEpochGrant(subtle, g, accountPublicKey);
   const eph = fromBase64Url(g.eph);
   const sealed = fromBase64Url(g.sealed);
   try {

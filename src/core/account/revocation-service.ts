@@ -3,17 +3,12 @@ import { fromBase64Url, toBase64Url } from '../bytes.ts';
 import { Emitter } from '../emitter.ts';
 import { ArgumentError, WosError } from '../errors.ts';
 import { deviceOfNode } from '../identity.ts';
-import type { NodeKind } from '../link.ts';
 import type { MeshNode } from '../mesh-node.ts';
-import type { Resources } from '../resources.ts';
 import { RevocationError } from './account-errors.ts';
-import { CertificateSchema, type Certificate, type DeviceKind } from './certificate.ts';
-import {
-  certificateAdmission,
-  type CertificateAdmission,
-  type CertificateAdmissionOptions,
-} from './certificate-admission.ts';
+import { CertificateSchema, type Certificate } from './certificate.ts';
+import type { CertificateAdmission } from './certificate-admission.ts';
 import { grantEpochKey, newEpochKey, openEpochGrant, type EpochGrant } from './epoch-keys.ts';
+import { GrantRelay, type GrantStore } from './grant-relay.ts';
 import {
   emptyRevocations,
   isRevoked,
@@ -23,6 +18,9 @@ import {
   type RevocationList,
 } from './revocation.ts';
 import { sendSoon } from '../send-soon.ts';
+import { deviceList, type DeviceInfo } from './device-list.ts';
+
+export type { DeviceInfo } from './device-list.ts';
 
 /**
  * The revocation service of a personal mesh. Members gossip their newest signed revocation list
@@ -35,9 +33,12 @@ import { sendSoon } from '../send-soon.ts';
  *
  * `revoke(deviceId)` (needs the account signing key) signs the next list, which starts a new
  * storage epoch: a fresh epoch key is granted (epoch-keys.ts) to every remaining device whose
- * certificate this node knows, sealed to the box key in that certificate and sent over the bus
- * (again whenever a node of that device joins later). The newest epoch key this device holds is
- * `epochKey()` (and the `epoch` event): the owner stores it and writes new files under it.
+ * certificate this node knows, sealed to the box key in that certificate. The grants go through
+ * the grant relay (grant-relay.ts): kept in the store by this and every other online device
+ * and handed to the target by whichever of them is online when it comes back. `approve(id)`
+ * grants every epoch ≥ 1 this device holds to a device that lacks them (docs/ACCOUNTS.md, rule
+ * 1: only ever on the user's word). The newest epoch key this device holds is `epochKey()`; the
+ * `epoch` event tells each new one: the owner stores it and writes new files under the newest.
  */
 export interface AccountSigner {
   readonly publicKey: Uint8Array;
@@ -74,20 +75,12 @@ export interface RevocationServiceOptions {
   readonly list?: RevocationList;
   /** The newest epoch key this device holds. */
   readonly epochKey?: EpochKey;
-}
-
-export interface DeviceInfo {
-  readonly deviceId: string;
-  readonly name: string;
-  readonly kind: DeviceKind;
-  readonly certificate: Certificate;
-  readonly self: boolean;
-  readonly revoked: boolean;
-  /** A node of this device is a live member now (or it is this device). */
-  readonly online: boolean;
-  /** Last evidence of life, ms (wall clock); undefined when never seen. */
-  readonly lastSeen: number | undefined;
-  readonly nodes: readonly { id: string; kind: NodeKind; resources: Resources | undefined }[];
+  /** Every epoch ≥ 1 this device holds (default: that of `epochKey`). */
+  readonly epochs?: readonly number[];
+  /** The raw key of a held epoch, for `approve` (default: only keys learnt while attached). */
+  readonly exportEpochKey?: (epoch: number) => Promise<Uint8Array>;
+  /** Where grants relayed for other devices survive this tab (the account store). */
+  readonly grantStore?: GrantStore;
 }
 
 export interface RevokeResult {
@@ -99,10 +92,6 @@ export interface RevokeResult {
 
 const RevMsgSchema = v.strictObject({ list: RevocationListSchema });
 const CertMsgSchema = v.strictObject({ cert: CertificateSchema });
-/** Shape-checked fully by `openEpochGrant` before use. */
-const GrantMsgSchema = v.strictObject({
-  grant: v.pipe(v.record(v.string(), v.union([v.string(), v.number()])), v.maxEntries(8)),
-});
 const MAX_PENDING_GRANTS = 8;
 
 export class RevocationService extends Emitter<{
@@ -110,7 +99,7 @@ export class RevocationService extends Emitter<{
   revocations: RevocationList;
   /** A device was revoked (its nodes are being disconnected). */
   revoked: { deviceId: string };
-  /** This device now holds a newer epoch key. */
+  /** This device now holds the key of one more epoch (the newest is `epochKey()`). */
   epoch: EpochKey;
   /** Two different lists of one version were seen: someone else signs as this account. */
   fork: { version: number; kept: RevocationList; other: RevocationList };
@@ -125,8 +114,10 @@ export class RevocationService extends Emitter<{
   #epoch: EpochKey | undefined;
   /** The last list this device signed (to notice when it loses a fork). */
   #mine: RevocationList | undefined;
-  /** Grants of the newest epoch this device made, by device id (re-sent when one joins). */
-  readonly #grants = new Map<string, EpochGrant>();
+  /** Epochs held (0 included) and the raw keys of those learnt while attached. */
+  readonly #held = new Set<number>([0]);
+  readonly #keys = new Map<number, Uint8Array>();
+  readonly #relay: GrantRelay;
   readonly #pendingGrants: { grant: unknown; epoch: number }[] = [];
   readonly #lastSeen = new Map<string, number>();
   #queue: Promise<unknown> = Promise.resolve();
@@ -138,15 +129,28 @@ export class RevocationService extends Emitter<{
     this.#o = o;
     this.#list = list;
     this.#epoch = o.epochKey;
+    for (const e of o.epochs ?? []) this.#held.add(e);
+    if (o.epochKey) {
+      this.#held.add(o.epochKey.epoch);
+      this.#keys.set(o.epochKey.epoch, o.epochKey.key);
+    }
+    this.#relay = new GrantRelay({
+      node,
+      subtle: o.subtle,
+      accountKey: o.admission.accountKey,
+      selfDevice: o.self.deviceId,
+      store: o.grantStore,
+      isRevoked: (d) => (this.#list ? isRevoked(this.#list, d) : false),
+      openOwn: (g) => this.#serial(() => this.#onGrant(g)).catch((e) => this.#report(e)),
+      held: () => [...this.#held].sort((a, b) => a - b),
+      report: (e) => this.#report(e),
+    });
     const bus = node.bus;
     bus.handle('acct.rev', RevMsgSchema, (m) => {
       this.#serial(() => this.#onList(m.body.list, m.from)).catch((e) => this.#report(e));
     });
     bus.handle('acct.cert', CertMsgSchema, (m) => {
       this.#serial(() => this.#onCert(m.body.cert, m.from)).catch((e) => this.#report(e));
-    });
-    bus.handle('acct.grant', GrantMsgSchema, (m) => {
-      this.#serial(() => this.#onGrant(m.body.grant)).catch((e) => this.#report(e));
     });
     node.members.on('join', (mem) => this.#onJoin(mem.id));
     node.members.on('leave', ({ id }) => this.#lastSeen.set(deviceOfNode(id), o.now()));
@@ -169,7 +173,9 @@ export class RevocationService extends Emitter<{
       throw new ArgumentError('self.boxPublicKey is not the box key in this device certificate');
     }
     await o.admission.learn(o.self.certificate).catch(() => {});
-    return new RevocationService(node, o, list);
+    const service = new RevocationService(node, o, list);
+    await service.#relay.load();
+    return service;
   }
 
   /** The revocation list in force. */
@@ -184,51 +190,78 @@ export class RevocationService extends Emitter<{
 
   /** Every device whose certificate this node has verified, this one first. */
   devices(): DeviceInfo[] {
-    const { self, now } = this.#o;
-    const known = new Map(this.#o.admission.known());
-    known.set(self.deviceId, { certificate: self.certificate, at: now() });
-    const view = this.#node.registry.view();
-    const alive = this.#node.members.alive();
-    const nowMs = now();
-    const clockNow = this.#node.clock.now();
-    const out: DeviceInfo[] = [];
-    for (const [id, k] of known) {
-      const isSelf = id === self.deviceId;
-      const members = alive.filter((m) => deviceOfNode(m.id) === id);
-      const nodes = members.map((m) => ({
-        id: m.id,
-        kind: m.kind,
-        resources: view.get(m.id)?.resources,
-      }));
-      if (isSelf) {
-        nodes.unshift({
-          id: this.#node.id,
-          kind: this.#node.members.self.kind,
-          resources: view.get(this.#node.id)?.resources ?? this.#node.registry.local?.resources,
-        });
-      }
-      // Member times are on the node's clock; convert to wall clock.
-      const seen = members.map((m) => nowMs - (clockNow - m.seenAt));
-      const lastSeen = isSelf
-        ? nowMs
-        : seen.length > 0
-          ? Math.max(...seen)
-          : (this.#lastSeen.get(id) ?? k.at);
-      out.push({
-        deviceId: id,
-        name: k.certificate.name,
-        kind: k.certificate.kind,
-        certificate: k.certificate,
-        self: isSelf,
-        revoked: this.#list ? isRevoked(this.#list, id) : false,
-        online: isSelf || members.length > 0,
-        lastSeen,
-        nodes,
-      });
+    return deviceList({
+      node: this.#node,
+      self: this.#o.self,
+      now: this.#o.now,
+      known: this.#o.admission.known(),
+      list: this.#list,
+      lastSeen: this.#lastSeen,
+      held: (d) => (d === this.#o.self.deviceId ? [...this.#held] : this.#relay.heldBy(d)),
+      pending: this.#relay.pending(),
+    });
+  }
+
+  /** Grants relayed for other devices (made here or received), not yet delivered. */
+  pendingGrants(): EpochGrant[] {
+    return this.#relay.pending();
+  }
+
+  /**
+   * Approves a device that lacks epochs this device holds (e.g. one enrolled by passphrase
+   * after a revocation): grants it every epoch ≥ 1 held here, through the grant relay. Only on
+   * the user's word (docs/ACCOUNTS.md, threat model rule 1).
+   */
+  approve(deviceId: string): Promise<EpochGrant[]> {
+    const signer = this.#o.signer;
+    if (!signer) {
+      return Promise.reject(
+        new WosError('ACCOUNT_KEY_MISSING', 'approving a device needs the account signing key'),
+      );
     }
-    return out.sort((a, b) =>
-      a.self !== b.self ? (a.self ? -1 : 1) : a.name.localeCompare(b.name),
-    );
+    return this.#serial(() => this.#approve(signer, deviceId));
+  }
+
+  async #approve(signer: AccountSigner, deviceId: string): Promise<EpochGrant[]> {
+    const cert = this.#o.admission.known().get(deviceId)?.certificate;
+    if (!cert || deviceId === this.#o.self.deviceId) {
+      throw new ArgumentError(`device ${deviceId} is not another device known to this one`);
+    }
+    if (this.#list && isRevoked(this.#list, deviceId)) {
+      throw new ArgumentError(`device ${deviceId} is revoked; it is never granted an epoch`);
+    }
+    const epochs = [...this.#held].filter((e) => e >= 1).sort((a, b) => a - b);
+    if (epochs.length === 0) {
+      throw new WosError(
+        'APPROVE_NOTHING_HELD',
+        'this device holds no storage epoch after 0; approve from a device that holds the ' +
+          'current one',
+      );
+    }
+    const box = fromBase64Url(cert.device.box);
+    const grants: EpochGrant[] = [];
+    for (const e of epochs) {
+      const key = this.#keys.get(e) ?? (await this.#o.exportEpochKey?.(e));
+      if (key)
+        grants.push(
+          await grantEpochKey(this.#o.subtle, this.#o.random, signer, e, key, {
+            id: deviceId,
+            box,
+          }),
+        );
+    }
+    await this.#relay.add(grants);
+    return grants;
+  }
+
+  /** An epoch key another tab of this device learnt (kept in the shared store already). */
+  learnEpoch(e: EpochKey): Promise<void> {
+    return this.#serial(() => Promise.resolve(this.#setEpoch(e)));
+  }
+
+  /** A revocation list another tab of this device learnt: merged like one from a peer. */
+  learnList(list: unknown): Promise<void> {
+    return this.#serial(() => this.#onList(list));
   }
 
   /**
@@ -269,11 +302,9 @@ export class RevocationService extends Emitter<{
       ),
     );
     this.#mine = next;
-    this.#grants.clear();
-    for (const g of grants) this.#grants.set(g.device, g);
     this.#setEpoch({ epoch: next.epoch, key });
     this.#adopt(next);
-    for (const g of grants) this.#sendGrant(g);
+    await this.#relay.add(grants);
     return { list: next, epoch: next.epoch, granted: grants.map((g) => g.device) };
   }
 
@@ -293,11 +324,11 @@ export class RevocationService extends Emitter<{
     if (this.#list && isRevoked(this.#list, device)) return this.#expel(id);
     if (this.#list) sendSoon(this.#node, id, 'acct.rev', { list: this.#list });
     sendSoon(this.#node, id, 'acct.cert', { cert: this.#o.self.certificate });
-    const grant = this.#grants.get(device);
-    if (grant) sendSoon(this.#node, id, 'acct.grant', { grant });
+    this.#relay.onJoin(id);
   }
 
-  async #onList(incoming: RevocationList, from: string): Promise<void> {
+  /** `from`: the peer that sent it (answered with ours when older); none for another tab's. */
+  async #onList(incoming: unknown, from?: string): Promise<void> {
     const { subtle, admission } = this.#o;
     const before = this.#list;
     let r;
@@ -307,16 +338,18 @@ export class RevocationService extends Emitter<{
       if (!(e instanceof WosError)) throw e;
       this.emit('error', e);
       // Tell a peer holding an older (or forged) view what is in force.
-      if (before && e instanceof RevocationError && e.code === 'REVOCATION_ROLLBACK') {
+      if (from && before && e instanceof RevocationError && e.code === 'REVOCATION_ROLLBACK') {
         this.#node.bus.send(from, 'acct.rev', { list: before }).catch(() => {});
       }
       return;
     }
-    if (before && incoming.version < before.version) {
+    // mergeRevocations verified it: a signed list of this account.
+    const list = incoming as RevocationList;
+    if (from && before && list.version < before.version) {
       this.#node.bus.send(from, 'acct.rev', { list: before }).catch(() => {});
     }
     if (r.conflict && before) {
-      const other = r.list === before ? incoming : before;
+      const other = r.list === before ? list : before;
       this.emit('fork', { version: before.version, kept: r.list, other });
     }
     if (r.changed) this.#adopt(r.list);
@@ -355,7 +388,7 @@ export class RevocationService extends Emitter<{
       if (e instanceof WosError) return this.emit('error', e);
       throw e;
     }
-    if ((this.#epoch?.epoch ?? 0) >= opened.epoch) return;
+    if (this.#held.has(opened.epoch)) return;
     if ((this.#list?.epoch ?? 0) < opened.epoch) {
       // The list announcing this epoch has not arrived yet: keep the grant until it does.
       if (this.#pendingGrants.length < MAX_PENDING_GRANTS) {
@@ -374,9 +407,13 @@ export class RevocationService extends Emitter<{
   }
 
   #setEpoch(e: EpochKey): void {
-    if ((this.#epoch?.epoch ?? 0) >= e.epoch) return;
-    this.#epoch = e;
+    if (this.#held.has(e.epoch)) return;
+    this.#held.add(e.epoch);
+    this.#keys.set(e.epoch, e.key);
+    if ((this.#epoch?.epoch ?? 0) < e.epoch) this.#epoch = e;
     this.emit('epoch', e);
+    // Relays drop what they kept for this device; the Devices views update.
+    this.#relay.announce();
   }
 
   /** Puts `list` in force: tells every member, disconnects and drops revoked devices. */
@@ -384,6 +421,7 @@ export class RevocationService extends Emitter<{
     const before = this.#list;
     this.#list = list;
     this.emit('revocations', list);
+    this.#relay.forgetRevoked();
     const bus = this.#node.bus;
     for (const m of this.#node.members.alive()) {
       bus.send(m.id, 'acct.rev', { list }).catch(() => {});
@@ -405,35 +443,4 @@ export class RevocationService extends Emitter<{
     this.#node.bus.link(id)?.close();
     this.#node.members.drop(id);
   }
-
-  #sendGrant(g: EpochGrant): void {
-    for (const m of this.#node.members.alive()) {
-      if (deviceOfNode(m.id) === g.device) {
-        this.#node.bus.send(m.id, 'acct.grant', { grant: g }).catch(() => {});
-      }
-    }
-  }
-}
-
-/**
- * Everything a personal mesh needs, in the order startNode wants it: pass `admission` to
- * startNode (or MeshNode.create) and call `attach(node)` in `beforeStart`. The admission reads
- * the revocation list the service keeps.
- */
-export function personalMeshParts(
-  o: Omit<RevocationServiceOptions, 'admission'> & Pick<CertificateAdmissionOptions, 'accountKey'>,
-): { admission: CertificateAdmission; attach(node: MeshNode): Promise<RevocationService> } {
-  let service: RevocationService | undefined;
-  const admission = certificateAdmission({
-    accountKey: o.accountKey,
-    subtle: o.subtle,
-    now: o.now,
-    certificate: o.self.certificate,
-    // Until the service is attached, the stored list (verified by attach) is the one in force.
-    revocations: () => service?.list ?? o.list,
-  });
-  return {
-    admission,
-    attach: async (node) => (service = await RevocationService.attach(node, { ...o, admission })),
-  };
 }

@@ -10,9 +10,13 @@ import type {
  * - `device/keys`: the device wrap key (non-extractable AES-GCM `CryptoKey`) and the box key
  *   pair (ECDH, private key non-extractable), stored as structured-cloned `CryptoKey`s;
  * - `account/current`: handle, account public key, certificate, revocation list and the
- *   wrapped secrets (account secret, epoch keys, login key) — ciphertext only.
+ *   wrapped secrets (account secret, epoch keys, login key) — ciphertext only;
+ * - `account/grant:<device>/<epoch>`: epoch grants relayed for other devices (sealed, signed).
  */
 const DB = 'wos-account';
+const GRANT = 'grant:';
+// Every key that starts with GRANT (';' follows ':' in code-unit order).
+const grantKeys = (): IDBKeyRange => IDBKeyRange.bound(GRANT, 'grant;', false, true);
 
 function db(): Promise<IDBPDatabase> {
   return openDB(DB, 1, {
@@ -64,7 +68,24 @@ export class IdbAccountStore implements AccountStore {
 
   clear(): Promise<void> {
     return use(async (d) => {
-      await d.delete('account', 'current');
+      const tx = d.transaction('account', 'readwrite');
+      await Promise.all([tx.store.delete('current'), tx.store.delete(grantKeys()), tx.done]);
+    });
+  }
+
+  loadGrants(): Promise<unknown[]> {
+    return use((d) => d.getAll('account', grantKeys()));
+  }
+
+  putGrant(id: string, grant: unknown): Promise<void> {
+    return use(async (d) => {
+      await d.put('account', grant, GRANT + id);
+    });
+  }
+
+  deleteGrant(id: string): Promise<void> {
+    return use(async (d) => {
+      await d.delete('account', GRANT + id);
     });
   }
 }
