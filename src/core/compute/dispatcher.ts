@@ -193,7 +193,9 @@ export async function dispatch(
       const loops: Promise<void>[] = [];
       for (const s of slots) {
         if (lost.has(s.node)) continue;
-        for (let i = 0; i < s.workers * o.depth; i++) loops.push(loop(s));
+        // No more loops than jobs waiting: a lone task (a lease's `run`) starts one.
+        const n = Math.min(s.workers * o.depth, Math.max(1, queue.size));
+        for (let i = 0; i < n; i++) loops.push(loop(s));
       }
       if (loops.length > 0) await Promise.all(loops);
       if (done()) break;
