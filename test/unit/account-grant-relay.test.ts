@@ -141,8 +141,10 @@ describe('grant relay', () => {
     const desk = await w.member(await w.device('Desk'));
     const phoneDev = await w.device('Phone');
     const watchDev = await w.device('Watch');
+    const spareDev = await w.device('Spare');
     await w.member(phoneDev);
     await w.member(watchDev);
+    await w.member(spareDev);
     await w.clock.advance(3000);
     const keys = new Map<number, string>();
     laptop.service.on('epoch', (e) => keys.set(e.epoch, toHex(e.key)));
@@ -162,8 +164,13 @@ describe('grant relay', () => {
     expect(row(desk, 'Late')).toMatchObject({ epochs: [0], needsApproval: true });
     expect(row(late, 'Late')).toMatchObject({ self: true, needsApproval: true });
     expect(row(desk, 'Laptop')?.needsApproval).toBe(false);
-    // Never automatically: nothing reached it yet.
+    // Never automatically: nothing reached it, and a later revocation passes it over too.
     expect(late.service.epochKey()).toBeUndefined();
+    const r3 = await laptop.service.revoke(spareDev.deviceId);
+    expect(r3.granted).toEqual([desk.dev.deviceId]);
+    await w.clock.advance(1000);
+    expect(late.service.epochKey()).toBeUndefined();
+    expect(row(desk, 'Late')).toMatchObject({ epochs: [0], needsApproval: true });
     // Only a device holding epochs can approve, and only known, unrevoked devices.
     await expect(late.service.approve(desk.dev.deviceId)).rejects.toMatchObject({
       code: 'APPROVE_NOTHING_HELD',
@@ -178,11 +185,11 @@ describe('grant relay', () => {
     const lateKeys = new Map<number, string>();
     late.service.on('epoch', (e) => lateKeys.set(e.epoch, toHex(e.key)));
     const grants = await desk.service.approve(lateDev.deviceId);
-    expect(grants.map((g) => g.epoch)).toEqual([1, 2]);
+    expect(grants.map((g) => g.epoch)).toEqual([1, 2, 3]);
     await w.clock.advance(1000);
     expect(new Map([...lateKeys].sort())).toEqual(keys);
-    expect(late.service.epochKey()?.epoch).toBe(2);
-    expect(row(laptop, 'Late')).toMatchObject({ epochs: [0, 1, 2], needsApproval: false });
+    expect(late.service.epochKey()?.epoch).toBe(3);
+    expect(row(laptop, 'Late')).toMatchObject({ epochs: [0, 1, 2, 3], needsApproval: false });
     expect(row(late, 'Late')?.needsApproval).toBe(false);
     expect(desk.service.pendingGrants()).toEqual([]);
     expect(laptop.service.pendingGrants()).toEqual([]);

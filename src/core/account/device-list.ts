@@ -4,7 +4,6 @@ import type { MeshNode } from '../mesh-node.ts';
 import type { Resources } from '../resources.ts';
 import type { Certificate, DeviceKind } from './certificate.ts';
 import type { KnownDevice } from './certificate-admission.ts';
-import type { EpochGrant } from './epoch-keys.ts';
 import { isRevoked, type RevocationList } from './revocation.ts';
 
 /** One device of the account as the Devices view shows it (RevocationService.devices()). */
@@ -39,8 +38,8 @@ export interface DeviceListInput {
   readonly lastSeen: ReadonlyMap<string, number>;
   /** The epochs a device holds, as far as this node knows. */
   readonly held: (deviceId: string) => readonly number[] | undefined;
-  /** Grants waiting for their devices. */
-  readonly pending: readonly EpochGrant[];
+  /** Whether a device is known to lack an epoch (no grant of it on its way either). */
+  readonly lacks: (deviceId: string, epoch: number) => boolean;
 }
 
 /** Every device whose certificate this node has verified, this one first, then by name. */
@@ -78,7 +77,6 @@ export function deviceList(i: DeviceListInput): DeviceInfo[] {
         : (i.lastSeen.get(id) ?? k.at);
     const revoked = i.list ? isRevoked(i.list, id) : false;
     const epochs = i.held(id);
-    const coming = i.pending.some((g) => g.device === id && g.epoch === current);
     out.push({
       deviceId: id,
       name: k.certificate.name,
@@ -90,8 +88,7 @@ export function deviceList(i: DeviceListInput): DeviceInfo[] {
       lastSeen,
       nodes,
       epochs,
-      needsApproval:
-        !revoked && current >= 1 && epochs !== undefined && !epochs.includes(current) && !coming,
+      needsApproval: !revoked && current >= 1 && i.lacks(id, current),
     });
   }
   return out.sort((a, b) => (a.self !== b.self ? (a.self ? -1 : 1) : a.name.localeCompare(b.name)));

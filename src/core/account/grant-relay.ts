@@ -99,6 +99,15 @@ export class GrantRelay {
     return s ? [...s].sort((a, b) => a - b) : undefined;
   }
 
+  /**
+   * Whether `device` is known to lack `epoch`: it announced what it holds, without it, and no
+   * grant of it is on its way (it needs approval).
+   */
+  lacks(device: string, epoch: number): boolean {
+    const held = this.#held.get(device);
+    return held !== undefined && !held.has(epoch) && !this.#pending.has(idOf({ device, epoch }));
+  }
+
   /** Grants this device made: kept, and sent to every member (targets and relays alike). */
   async add(grants: readonly EpochGrant[]): Promise<void> {
     const fresh = await this.#keep(grants);

@@ -33,7 +33,8 @@ export type { DeviceInfo } from './device-list.ts';
  *
  * `revoke(deviceId)` (needs the account signing key) signs the next list, which starts a new
  * storage epoch: a fresh epoch key is granted (epoch-keys.ts) to every remaining device whose
- * certificate this node knows, sealed to the box key in that certificate. The grants go through
+ * certificate this node knows, sealed to the box key in that certificate — except devices known
+ * to lack the current epoch, which need approval first. The grants go through
  * the grant relay (grant-relay.ts): kept in the store by this and every other online device
  * and handed to the target by whichever of them is online when it comes back. `approve(id)`
  * grants every epoch ≥ 1 this device holds to a device that lacks them (docs/ACCOUNTS.md, rule
@@ -198,7 +199,7 @@ export class RevocationService extends Emitter<{
       list: this.#list,
       lastSeen: this.#lastSeen,
       held: (d) => (d === this.#o.self.deviceId ? [...this.#held] : this.#relay.heldBy(d)),
-      pending: this.#relay.pending(),
+      lacks: (d, e) => (d === this.#o.self.deviceId ? !this.#held.has(e) : this.#relay.lacks(d, e)),
     });
   }
 
@@ -290,9 +291,13 @@ export class RevocationService extends Emitter<{
     const next = await revokeDevices(signer, current, devices, Math.floor(now()));
     if (next === current) return { list: current, epoch: current.epoch, granted: [] };
     const key = newEpochKey(random);
+    // Never to a device known to lack the current epoch: it needs approval first (rule 1).
+    const unapproved = (id: string): boolean =>
+      current.epoch >= 1 && this.#relay.lacks(id, current.epoch);
     const remaining = [...this.#o.admission.known().values()]
       .map((k) => k.certificate)
-      .filter((c) => c.device.id !== self.deviceId && !isRevoked(next, c.device.id));
+      .filter((c) => c.device.id !== self.deviceId && !isRevoked(next, c.device.id))
+      .filter((c) => !unapproved(c.device.id));
     const grants = await Promise.all(
       remaining.map((c) =>
         grantEpochKey(subtle, random, signer, next.epoch, key, {
