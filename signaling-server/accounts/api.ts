@@ -1,11 +1,18 @@
-import express, { type Router } from 'express';
+import express, { type Request, type Response, type Router } from 'express';
 import { clientIp } from '../client-ip.ts';
 import { NotFoundError, RateLimitedError, UnsupportedMediaTypeError } from '../errors.ts';
 import type { RateLimiter } from '../rate-limit.ts';
 import { encodeBase64url } from './base64url.ts';
 import { sensitiveJsonBody } from './json-body.ts';
 import type { AccountMetrics } from './metrics.ts';
-import { parseLogin, parseParams, parseRegister, parseUpdate } from './requests.ts';
+import {
+  parseChallenge,
+  parseDelete,
+  parseLogin,
+  parseParams,
+  parseRegister,
+  parseUpdate,
+} from './requests.ts';
 import type { AccountService } from './service.ts';
 
 export interface AccountApiDeps {
@@ -21,15 +28,17 @@ export interface AccountApiDeps {
  * Passphrase sign-in, mounted at `/api/account` (all POST, JSON, binary fields as unpadded
  * base64url):
  *
- * - `register` `{ handle, accountKey, salt, kdf, loginKey, sealedSecret }` → 201
- *   `{ v: 1, handle, createdAt }`; 409 HANDLE_TAKEN / ACCOUNT_KEY_TAKEN
+ * - `challenge` `{}` → `{ v: 1, nonce, expiresAt }`: single use, for the next signed request
+ * - `register` `{ v: 2, handle, accountKey, salt, kdf, loginKey, sealedSecret, nonce, sig }` →
+ *   201 `{ v: 1, handle, createdAt }`; 409 HANDLE_TAKEN / ACCOUNT_KEY_TAKEN
  * - `params` `{ handle }` → `{ v: 1, salt, kdf }` (made-up, stable values for unknown handles)
  * - `login` `{ handle, loginKey }` → `{ v: 1, handle, accountKey, sealedSecret }`
- * - `update` `{ handle, loginKey, newSalt, newKdf, newLoginKey, newSealedSecret }` →
- *   `{ v: 1, updatedAt }`
- * - `delete` `{ handle, loginKey }` → 204
+ * - `update` `{ v: 2, handle, loginKey, newSalt, newKdf, newLoginKey, newSealedSecret, nonce,
+ *   sig }` → `{ v: 1, updatedAt }`
+ * - `delete` `{ v: 2, handle, loginKey, nonce, sig }` → 204
  *
- * Unknown handle or wrong key: 401 LOGIN_FAILED; too many failures for a handle: 429
+ * `sig` is the account key's signature (src/core/account/account-requests.ts). Unknown handle or
+ * wrong key: 401 LOGIN_FAILED; too many failures for a handle from the caller's network: 429
  * LOGIN_RATE_LIMITED; per-IP bucket empty: 429 RATE_LIMITED. Bodies are never logged.
  */
 export function accountApi(d: AccountApiDeps): Router {
@@ -47,10 +56,27 @@ export function accountApi(d: AccountApiDeps): Router {
   });
   r.use(sensitiveJsonBody(d.maxBodyBytes));
 
-  r.post('/register', (req, res) => {
-    const out = d.service.register(parseRegister(req.body));
-    res.status(201).json({ v: 1, ...out });
+  const ip = (req: Request): string => clientIp(req, d.trustProxy);
+  // Express 4 does not catch rejected promises: pass them to the error handler.
+  const signed =
+    (handler: (req: Request, res: Response) => Promise<void>) =>
+    (req: Request, res: Response, next: (err?: unknown) => void): void => {
+      handler(req, res).catch(next);
+    };
+
+  r.post('/challenge', (req, res) => {
+    parseChallenge(req.body);
+    const c = d.service.challenge();
+    res.json({ v: 1, nonce: encodeBase64url(c.nonce), expiresAt: c.expiresAt });
   });
+
+  r.post(
+    '/register',
+    signed(async (req, res) => {
+      const out = await d.service.register(parseRegister(req.body));
+      res.status(201).json({ v: 1, ...out });
+    }),
+  );
 
   r.post('/params', (req, res) => {
     const { handle } = parseParams(req.body);
@@ -59,7 +85,7 @@ export function accountApi(d: AccountApiDeps): Router {
   });
 
   r.post('/login', (req, res) => {
-    const a = d.service.login(parseLogin(req.body));
+    const a = d.service.login(parseLogin(req.body), ip(req));
     res.json({
       v: 1,
       handle: a.handle,
@@ -68,14 +94,20 @@ export function accountApi(d: AccountApiDeps): Router {
     });
   });
 
-  r.post('/update', (req, res) => {
-    res.json({ v: 1, ...d.service.update(parseUpdate(req.body)) });
-  });
+  r.post(
+    '/update',
+    signed(async (req, res) => {
+      res.json({ v: 1, ...(await d.service.update(parseUpdate(req.body), ip(req))) });
+    }),
+  );
 
-  r.post('/delete', (req, res) => {
-    d.service.delete(parseLogin(req.body));
-    res.status(204).end();
-  });
+  r.post(
+    '/delete',
+    signed(async (req, res) => {
+      await d.service.delete(parseDelete(req.body), ip(req));
+      res.status(204).end();
+    }),
+  );
 
   r.use((req) => {
     throw new NotFoundError(`${req.method} /api/account${req.path}`);

@@ -46,14 +46,17 @@ export class LoginFailedError extends ServerError {
   }
 }
 
-/** Too many failed logins for this handle; retry after `retryAfterS` seconds. */
+/**
+ * Too many failed logins for this handle from the caller's network (its IP, or /64 for IPv6);
+ * retry after `retryAfterS` seconds. Other networks are not affected.
+ */
 export class LoginRateLimitedError extends ServerError {
   readonly retryAfterS: number;
   constructor(retryAfterS: number) {
     super(
       'LOGIN_RATE_LIMITED',
       429,
-      `too many failed sign-ins for this handle; retry after ${retryAfterS} s`,
+      `too many failed sign-ins for this handle from this network; retry after ${retryAfterS} s`,
     );
     this.retryAfterS = retryAfterS;
   }
@@ -76,6 +79,77 @@ export class DatabaseOpenError extends ServerError {
       500,
       `cannot open account database ${file}: ${cause instanceof Error ? cause.message : String(cause)}`,
       { cause },
+    );
+  }
+}
+
+/** A register, update or delete without the account key's signature (request v1). */
+export class UnsignedRequestError extends ServerError {
+  constructor(op: string) {
+    super(
+      'UNSIGNED_REQUEST',
+      400,
+      `${op} must be request v2, signed by the account key over a challenge from ` +
+        '/api/account/challenge; unsigned (v1) requests are no longer accepted: reload the app ' +
+        'to get a client that signs',
+    );
+  }
+}
+
+/** The handle's #tag is not the tag of the account key being registered. */
+export class HandleTagMismatchError extends ServerError {
+  constructor(want: string) {
+    super(
+      'HANDLE_TAG_MISMATCH',
+      400,
+      `the handle's #tag must be derived from accountKey (its tag is #${want}); a handle can ` +
+        'only be registered by the account it names',
+    );
+  }
+}
+
+/** The registration's signature does not verify under its `accountKey`. */
+export class RegistrationBadSignatureError extends ServerError {
+  constructor() {
+    super(
+      'REGISTRATION_BAD_SIGNATURE',
+      400,
+      'sig is not a valid signature by accountKey over this registration (handle, salt, kdf, ' +
+        'login key, sealed secret and nonce); sign exactly the fields sent',
+    );
+  }
+}
+
+/**
+ * An update or delete whose signature does not verify under the account key the server holds
+ * for the handle. Unknown handles get it too (checked against a decoy key), so it tells
+ * nothing about which handles exist.
+ */
+export class RequestBadSignatureError extends ServerError {
+  constructor(op: string) {
+    super(
+      'REQUEST_BAD_SIGNATURE',
+      403,
+      `${op}: sig is not a valid signature by this handle's account key over the request and ` +
+        'its nonce; only a device holding the account secret can change or delete the record',
+    );
+  }
+}
+
+export type ChallengeErrorCode = 'CHALLENGE_INVALID' | 'CHALLENGE_EXPIRED' | 'CHALLENGE_USED';
+
+/** The signed request's nonce is not a live challenge of this server. */
+export class ChallengeError extends ServerError {
+  constructor(code: ChallengeErrorCode) {
+    const why = {
+      CHALLENGE_INVALID: 'nonce is not a challenge issued by this server',
+      CHALLENGE_EXPIRED: 'nonce is an expired challenge',
+      CHALLENGE_USED: 'nonce was already used by another request (a replay?)',
+    }[code];
+    super(
+      code,
+      code === 'CHALLENGE_USED' ? 409 : 400,
+      `${why}; get a fresh one from /api/account/challenge and sign again`,
     );
   }
 }

@@ -8,6 +8,8 @@ export interface Handle {
   display: string;
   /** NFKC + lowercase: `Alice#7F3K`, `alice#7f3k` and full-width forms are one handle. */
   key: string;
+  /** Exactly as sent: what a signed request signed. */
+  sent: string;
 }
 
 // Control characters, separators other than a plain space, and invisible formatting characters.
@@ -33,5 +35,5 @@ export function parseHandle(value: unknown, field = 'handle'): Handle {
     );
   if (display.trim() !== display || display.includes('  '))
     throw new FieldError('INVALID_HANDLE', field, 'must not start or end with, or double, spaces');
-  return { display, key: display.normalize('NFKC').toLowerCase() };
+  return { display, key: display.normalize('NFKC').toLowerCase(), sent: value };
 }

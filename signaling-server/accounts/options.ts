@@ -11,10 +11,22 @@ export interface AccountOptions {
    * `data/wos.sqlite` under the working directory. The file is only created by the first change.
    */
   db?: string;
-  /** Failed logins per handle within `loginWindowMs` before 429 LOGIN_RATE_LIMITED. Default 5. */
+  /**
+   * Failed logins for one handle from one network (IP; /64 for IPv6) within `loginWindowMs`
+   * before that network gets 429 LOGIN_RATE_LIMITED for that handle. Default 5.
+   */
   maxLoginFailures?: number;
-  /** The per-handle failure window. Default 15 min. */
+  /** The failure window (from a network's first failure). Default 15 min. */
   loginWindowMs?: number;
+  /**
+   * Failures for one handle from all networks within `loginWindowMs` from which the handle
+   * counts as under attack: then each network gets only `attackMaxFailures`. Default 50.
+   */
+  attackThreshold?: number;
+  /** Failures per network and handle while the handle is under attack. Default 1. */
+  attackMaxFailures?: number;
+  /** How long a challenge for a signed request stays usable. Default 5 min. */
+  challengeTtlMs?: number;
   /** Per-IP bucket for every `/api/account/*` request. Default 1/s, burst 20. */
   rate?: RateSpec;
   /**
@@ -33,6 +45,9 @@ export interface ResolvedAccountOptions {
   db: string;
   maxLoginFailures: number;
   loginWindowMs: number;
+  attackThreshold: number;
+  attackMaxFailures: number;
+  challengeTtlMs: number;
   rate: RateSpec;
   defaultKdf: KdfParams;
   fakeSaltBytes: number;
@@ -45,6 +60,9 @@ export const ACCOUNT_DEFAULTS = {
   db: path.join('data', 'wos.sqlite'),
   maxLoginFailures: 5,
   loginWindowMs: 15 * 60_000,
+  attackThreshold: 50,
+  attackMaxFailures: 1,
+  challengeTtlMs: 5 * 60_000,
   rate: { ratePerSec: 1, burst: 20 },
   defaultKdf: { N: 65536, r: 8, p: 1 },
   fakeSaltBytes: 16,
@@ -69,6 +87,17 @@ export function resolveAccountOptions(o: AccountOptions = {}): ResolvedAccountOp
       atLeast('maxLoginFailures', o.maxLoginFailures ?? ACCOUNT_DEFAULTS.maxLoginFailures, 1),
     ),
     loginWindowMs: atLeast('loginWindowMs', o.loginWindowMs ?? ACCOUNT_DEFAULTS.loginWindowMs, 1),
+    attackThreshold: Math.floor(
+      atLeast('attackThreshold', o.attackThreshold ?? ACCOUNT_DEFAULTS.attackThreshold, 1),
+    ),
+    attackMaxFailures: Math.floor(
+      atLeast('attackMaxFailures', o.attackMaxFailures ?? ACCOUNT_DEFAULTS.attackMaxFailures, 1),
+    ),
+    challengeTtlMs: atLeast(
+      'challengeTtlMs',
+      o.challengeTtlMs ?? ACCOUNT_DEFAULTS.challengeTtlMs,
+      1000,
+    ),
     rate: {
       ratePerSec: atLeast('rate.ratePerSec', rate.ratePerSec, Number.MIN_VALUE),
       burst: atLeast('rate.burst', rate.burst, 1),
@@ -81,7 +110,8 @@ export function resolveAccountOptions(o: AccountOptions = {}): ResolvedAccountOp
 
 /**
  * Account options from the environment (the CLI; `--db` overrides `WOS_DB`): `WOS_DB`,
- * `WOS_LOGIN_MAX_FAILURES`, `WOS_LOGIN_WINDOW_MS`, `WOS_ACCOUNT_RATE` / `WOS_ACCOUNT_BURST`.
+ * `WOS_LOGIN_MAX_FAILURES`, `WOS_LOGIN_WINDOW_MS`, `WOS_LOGIN_ATTACK_THRESHOLD`,
+ * `WOS_ACCOUNT_RATE` / `WOS_ACCOUNT_BURST`.
  */
 export function accountOptionsFromEnv(env: NodeJS.ProcessEnv): AccountOptions {
   const num = (name: string): number | undefined => {
@@ -98,6 +128,8 @@ export function accountOptionsFromEnv(env: NodeJS.ProcessEnv): AccountOptions {
   if (max !== undefined) o.maxLoginFailures = max;
   const windowMs = num('WOS_LOGIN_WINDOW_MS');
   if (windowMs !== undefined) o.loginWindowMs = windowMs;
+  const attack = num('WOS_LOGIN_ATTACK_THRESHOLD');
+  if (attack !== undefined) o.attackThreshold = attack;
   const r = num('WOS_ACCOUNT_RATE');
   const b = num('WOS_ACCOUNT_BURST');
   if (r !== undefined || b !== undefined)

@@ -1,11 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { SqlValue } from 'sql.js';
 import { type Row, SqliteFile } from './database.ts';
-import { AccountKeyTakenError, DatabaseOpenError, HandleTakenError } from './errors.ts';
+import type { LiveChallenge } from './challenge.ts';
+import {
+  AccountKeyTakenError,
+  ChallengeError,
+  DatabaseOpenError,
+  HandleTakenError,
+} from './errors.ts';
 import type { KdfParams } from './options.ts';
 import type { Verifier } from './verifier.ts';
 
-export const SCHEMA_VERSION = 1;
+/** 2: failures per (handle, network) instead of per handle; used challenges. */
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -25,9 +32,15 @@ CREATE TABLE IF NOT EXISTS accounts (
   updated_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS login_failures (
-  handle_key TEXT PRIMARY KEY,          -- known or unknown handle, treated alike
+  handle_key TEXT NOT NULL,             -- known or unknown handle, treated alike
+  source BLOB NOT NULL,                 -- keyed hash of the network (IP or /64), not the IP
   window_start INTEGER NOT NULL,
-  count INTEGER NOT NULL
+  count INTEGER NOT NULL,
+  PRIMARY KEY (handle_key, source)
+);
+CREATE TABLE IF NOT EXISTS used_challenges (
+  id BLOB PRIMARY KEY,                  -- the random part of a challenge a signed change used
+  expires_at INTEGER NOT NULL           -- after this the challenge is refused anyway
 );
 `;
 
@@ -55,6 +68,11 @@ export interface FailureWindow {
   count: number;
 }
 
+/** A challenge a signed change consumes, in the change's own transaction. */
+export interface ChallengeUse extends LiveChallenge {
+  now: number;
+}
+
 /**
  * The account tables of the server's database. Never holds a login key: only its verifier.
  * Every mutating method is one transaction followed by an atomic file write.
@@ -66,6 +84,8 @@ export class AccountStore {
     const version = Number(db.get('PRAGMA user_version')?.user_version ?? 0);
     if (version > SCHEMA_VERSION)
       throw new Error(`schema version ${version} is newer than this server (${SCHEMA_VERSION})`);
+    // v1 counted failures per handle only; its windows are dropped (at most 15 min of counts).
+    if (version === 1) db.exec('DROP TABLE IF EXISTS login_failures;');
     db.exec(`${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION};`);
     this.accountCount = Number(db.get('SELECT count(*) AS n FROM accounts')?.n ?? 0);
   }
@@ -94,8 +114,9 @@ export class AccountStore {
     return r && toRecord(r);
   }
 
-  insert(a: AccountRecord): void {
+  insert(a: AccountRecord, challenge: ChallengeUse): void {
     this.db.change((run) => {
+      useChallenge(this.db, run, challenge);
       if (this.db.get('SELECT 1 FROM accounts WHERE handle_key = ?', [a.handleKey]))
         throw new HandleTakenError();
       if (this.db.get('SELECT 1 FROM accounts WHERE account_key = ?', [a.accountKey]))
@@ -121,9 +142,18 @@ export class AccountStore {
     this.accountCount++;
   }
 
-  /** Replaces the credentials (passphrase change); clears the handle's failures. */
-  replaceCredentials(handleKey: string, c: NewCredentials, now: number): boolean {
+  /**
+   * Replaces the credentials (passphrase change). Failure counts stay: they belong to the
+   * networks that failed, and the caller's own were cleared by its successful check.
+   */
+  replaceCredentials(
+    handleKey: string,
+    c: NewCredentials,
+    now: number,
+    challenge: ChallengeUse,
+  ): boolean {
     return this.db.change((run) => {
+      useChallenge(this.db, run, challenge);
       const n = run(
         `UPDATE accounts SET salt = ?, kdf = ?, sealed_secret = ?, verifier_salt = ?,
            verifier = ?, updated_at = ? WHERE handle_key = ?`,
@@ -137,13 +167,13 @@ export class AccountStore {
           handleKey,
         ],
       );
-      run('DELETE FROM login_failures WHERE handle_key = ?', [handleKey]);
       return n > 0;
     });
   }
 
-  delete(handleKey: string): boolean {
+  delete(handleKey: string, challenge: ChallengeUse): boolean {
     const deleted = this.db.change((run) => {
+      useChallenge(this.db, run, challenge);
       run('DELETE FROM login_failures WHERE handle_key = ?', [handleKey]);
       return run('DELETE FROM accounts WHERE handle_key = ?', [handleKey]) > 0;
     });
@@ -151,33 +181,55 @@ export class AccountStore {
     return deleted;
   }
 
-  /** The current failure window of a handle (known or not), if any. */
-  failures(handleKey: string): FailureWindow | undefined {
-    const r = this.db.get('SELECT window_start, count FROM login_failures WHERE handle_key = ?', [
-      handleKey,
-    ]);
+  /** The failure window of a handle (known or not) for one network, if any. */
+  failures(handleKey: string, source: Uint8Array): FailureWindow | undefined {
+    const r = this.db.get(
+      'SELECT window_start, count FROM login_failures WHERE handle_key = ? AND source = ?',
+      [handleKey, source],
+    );
     return r && { windowStart: Number(r.window_start), count: Number(r.count) };
   }
 
+  /** Failures of a handle from every network in windows that began after `since`. */
+  handleFailures(handleKey: string, since: number): number {
+    const r = this.db.get(
+      'SELECT sum(count) AS n FROM login_failures WHERE handle_key = ? AND window_start > ?',
+      [handleKey, since],
+    );
+    return Number(r?.n ?? 0);
+  }
+
   /**
-   * Counts one failed login: starts a new window at `now` if the last one began `windowMs` or
-   * more ago. Expired windows of other handles are dropped on the way.
+   * Counts one failed login of a handle from a network: starts a new window at `now` if the
+   * last one began `windowMs` or more ago. Expired windows are dropped on the way.
    */
-  recordFailure(handleKey: string, now: number, windowMs: number): FailureWindow {
+  recordFailure(
+    handleKey: string,
+    source: Uint8Array,
+    now: number,
+    windowMs: number,
+  ): FailureWindow {
     return this.db.change((run) => {
       run('DELETE FROM login_failures WHERE window_start <= ?', [now - windowMs]);
       run(
-        `INSERT INTO login_failures (handle_key, window_start, count) VALUES (?, ?, 1)
-         ON CONFLICT(handle_key) DO UPDATE SET count = count + 1`,
-        [handleKey, now],
+        `INSERT INTO login_failures (handle_key, source, window_start, count) VALUES (?, ?, ?, 1)
+         ON CONFLICT(handle_key, source) DO UPDATE SET count = count + 1`,
+        [handleKey, source, now],
       );
-      return this.failures(handleKey)!;
+      return this.failures(handleKey, source)!;
     });
   }
 
-  clearFailures(handleKey: string): void {
-    if (!this.failures(handleKey)) return;
-    this.db.change((run) => run('DELETE FROM login_failures WHERE handle_key = ?', [handleKey]));
+  clearFailures(handleKey: string, source: Uint8Array): void {
+    if (!this.failures(handleKey, source)) return;
+    this.db.change((run) =>
+      run('DELETE FROM login_failures WHERE handle_key = ? AND source = ?', [handleKey, source]),
+    );
+  }
+
+  /** Whether a signed change already used this challenge (checked again when it commits). */
+  challengeUsed(id: Uint8Array): boolean {
+    return this.db.get('SELECT 1 FROM used_challenges WHERE id = ?', [id]) !== undefined;
   }
 
   /** A random 32-byte server secret kept in the database (created on first use). */
@@ -193,6 +245,18 @@ export class AccountStore {
   close(): void {
     this.db.close();
   }
+}
+
+/** Marks a challenge used (CHALLENGE_USED if it was); drops expired ones on the way. */
+function useChallenge(
+  db: SqliteFile,
+  run: (sql: string, params?: SqlValue[]) => number,
+  c: ChallengeUse,
+): void {
+  run('DELETE FROM used_challenges WHERE expires_at <= ?', [c.now]);
+  if (db.get('SELECT 1 FROM used_challenges WHERE id = ?', [c.id]))
+    throw new ChallengeError('CHALLENGE_USED');
+  run('INSERT INTO used_challenges (id, expires_at) VALUES (?, ?)', [c.id, c.expiresAt]);
 }
 
 function blob(v: SqlValue | undefined): Uint8Array {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { client, newAccount, registerBody, updateBody } from './account-helpers.ts';
 import { HOST, within } from './helpers.ts';
 
 /**
@@ -66,43 +67,33 @@ describe('account secrets in server memory', () => {
     child.stdout!.on('data', (d: Buffer) => (stdout += String(d)));
     const { port } = await message<{ port: number }>(child, 'the server to start');
     const base = `http://${HOST}:${port}/api/account`;
+    let last: Record<string, unknown> = {};
     const post = async (op: string, body: unknown): Promise<number> => {
       const res = await fetch(`${base}/${op}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
-      await res.arrayBuffer();
+      last = res.status === 200 ? ((await res.json()) as Record<string, unknown>) : {};
       return res.status;
     };
+    const challenge = async (): Promise<string> => {
+      expect(await post('challenge', {})).toBe(200);
+      return String(last.nonce);
+    };
 
-    const keys = [randomBytes(32), randomBytes(32), randomBytes(32)];
+    const a = await newAccount('mem');
+    const next = client('another passphrase');
+    const keys = [a.c.loginKey, next.loginKey, randomBytes(32)];
     const [loginKey, newLoginKey, wrongKey] = keys as [Buffer, Buffer, Buffer];
-    const handle = 'mem#test';
-    const sealed = b64(randomBytes(61));
-    expect(
-      await post('register', {
-        handle,
-        accountKey: b64(randomBytes(32)),
-        salt: b64(randomBytes(16)),
-        kdf: { N: 65536, r: 8, p: 1 },
-        loginKey: b64(loginKey),
-        sealedSecret: sealed,
-      }),
-    ).toBe(201);
+    const handle = a.handle;
+    const sealed = b64(a.sealed);
+    expect(await post('register', await registerBody(a, await challenge()))).toBe(201);
     expect(await post('login', { handle, loginKey: b64(loginKey) })).toBe(200);
     expect(await post('login', { handle, loginKey: b64(wrongKey) })).toBe(401);
     expect(await post('login', { handle: 'nobody#0000', loginKey: b64(wrongKey) })).toBe(401);
-    expect(
-      await post('update', {
-        handle,
-        loginKey: b64(loginKey),
-        newSalt: b64(randomBytes(16)),
-        newKdf: { N: 65536, r: 8, p: 1 },
-        newLoginKey: b64(newLoginKey),
-        newSealedSecret: b64(randomBytes(61)),
-      }),
-    ).toBe(200);
+    const up = await updateBody(a, await challenge(), loginKey, next, randomBytes(61));
+    expect(await post('update', up)).toBe(200);
     expect(await post('login', { handle, loginKey: b64(newLoginKey) })).toBe(200);
 
     child.send('snapshot');

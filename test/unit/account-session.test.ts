@@ -2,17 +2,20 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   AccountApiError,
   type AccountApi,
+  type DeleteRequest,
   type RegisterRequest,
   type UpdateRequest,
 } from '../../src/core/account/account-api.ts';
 import { deriveAccountKeys } from '../../src/core/account/account-keys.ts';
+import { loginKeyHash, registerBytes } from '../../src/core/account/account-requests.ts';
+import { ed25519Verify } from '../../src/core/account/ed25519.ts';
 import { AccountSession, type AccountSessionDeps } from '../../src/core/account/account-session.ts';
 import { MemoryAccountStore } from '../../src/core/account/account-store.ts';
 import { verifyCertificate } from '../../src/core/account/certificate.ts';
 import { grantEpochKey, newEpochKey } from '../../src/core/account/epoch-keys.ts';
 import { parseRecoveryCode } from '../../src/core/account/recovery-code.ts';
 import { revokeDevices } from '../../src/core/account/revocation.ts';
-import { toBase64Url } from '../../src/core/bytes.ts';
+import { fromBase64Url, toBase64Url } from '../../src/core/bytes.ts';
 import { generateDeviceKeyPair, identityFromKeyPair } from '../../src/core/identity.ts';
 import { deriveListTag } from '../../src/core/storage/owner.ts';
 import { HttpAccountApi } from '../../src/platform/account/http-account-api.ts';
@@ -37,8 +40,23 @@ class FakeApi implements AccountApi {
   failures = new Map<string, number>();
   requests: string[] = [];
 
-  register(r: RegisterRequest) {
+  challenge() {
+    return Promise.resolve(toBase64Url(random(40)));
+  }
+  async register(r: RegisterRequest) {
     this.requests.push(JSON.stringify(r));
+    // As the server does: the account key signed exactly these fields.
+    const bytes = registerBytes({
+      handle: r.handle,
+      accountKey: fromBase64Url(r.accountKey),
+      nonce: fromBase64Url(r.nonce),
+      salt: fromBase64Url(r.salt),
+      kdf: r.kdf,
+      loginKeyHash: await loginKeyHash(subtle, fromBase64Url(r.loginKey)),
+      sealedSecret: fromBase64Url(r.sealedSecret),
+    });
+    if (!(await ed25519Verify(subtle, fromBase64Url(r.accountKey), bytes, fromBase64Url(r.sig))))
+      throw AccountApiError.fromServer(400, 'REGISTRATION_BAD_SIGNATURE', '');
     if (this.rows.has(r.handle))
       return Promise.reject(AccountApiError.fromServer(409, 'HANDLE_TAKEN', ''));
     if ([...this.rows.values()].some((x) => x.accountKey === r.accountKey))
@@ -92,10 +110,10 @@ class FakeApi implements AccountApi {
       return Promise.reject(e as Error);
     }
   }
-  delete(handle: string, loginKey: string) {
+  delete(r: DeleteRequest) {
     try {
-      this.#check(handle, loginKey);
-      this.rows.delete(handle);
+      this.#check(r.handle, r.loginKey);
+      this.rows.delete(r.handle);
       return Promise.resolve();
     } catch (e) {
       return Promise.reject(e as Error);

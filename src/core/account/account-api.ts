@@ -6,26 +6,46 @@ import type { ScryptParams } from './passphrase.ts';
  * fields base64url). The server keeps the sealed secret and a verifier of the login key; it never
  * receives the passphrase, the account secret or a storage key. The HTTP implementation is
  * platform/account/http-account-api.ts.
+ *
+ * Register, update and delete are request v2: signed by the account key over a fresh server
+ * challenge (`nonce`), built by account-requests.ts.
  */
 export interface RegisterRequest {
+  readonly v: 2;
   readonly handle: string;
   readonly accountKey: string;
   readonly salt: string;
   readonly kdf: ScryptParams;
   readonly loginKey: string;
   readonly sealedSecret: string;
+  readonly nonce: string;
+  /** Ed25519 by the account key over `registerBytes` (account-requests.ts). */
+  readonly sig: string;
 }
 
 export interface UpdateRequest {
+  readonly v: 2;
   readonly handle: string;
   readonly loginKey: string;
   readonly newSalt: string;
   readonly newKdf: ScryptParams;
   readonly newLoginKey: string;
   readonly newSealedSecret: string;
+  readonly nonce: string;
+  readonly sig: string;
+}
+
+export interface DeleteRequest {
+  readonly v: 2;
+  readonly handle: string;
+  readonly loginKey: string;
+  readonly nonce: string;
+  readonly sig: string;
 }
 
 export interface AccountApi {
+  /** A fresh single-use challenge (base64url) to sign into the next register/update/delete. */
+  challenge(): Promise<string>;
   register(r: RegisterRequest): Promise<{ handle: string; createdAt: number }>;
   /** Salt and scrypt parameters for a handle (made-up but stable ones for unknown handles). */
   params(handle: string): Promise<{ salt: string; kdf: ScryptParams }>;
@@ -38,13 +58,14 @@ export interface AccountApi {
     sealedSecret: string;
   }>;
   update(r: UpdateRequest): Promise<{ updatedAt: number }>;
-  delete(handle: string, loginKey: string): Promise<void>;
+  delete(r: DeleteRequest): Promise<void>;
 }
 
 /**
  * What the server answered, as a named code:
  * - `LOGIN_FAILED`: unknown handle or wrong passphrase (the server cannot tell them apart);
- * - `LOGIN_RATE_LIMITED`: too many failed attempts for this handle, `retryAfterSec` to wait;
+ * - `LOGIN_RATE_LIMITED`: too many failed attempts for this handle from this network,
+ *   `retryAfterSec` to wait (other networks are not affected);
  * - `RATE_LIMITED`: too many requests from this address;
  * - `HANDLE_TAKEN`, `ACCOUNT_KEY_TAKEN`: at registration;
  * - `ACCOUNT_SERVER_UNREACHABLE`: no answer (offline, server down);
@@ -90,7 +111,8 @@ export class AccountApiError extends WosError {
       case 'LOGIN_RATE_LIMITED':
         return new AccountApiError(
           'LOGIN_RATE_LIMITED',
-          `too many failed sign-ins for this handle; it is locked for a while.${wait}`,
+          'too many failed sign-ins for this handle from this network; wait, or sign in from ' +
+            `another network or with the recovery code.${wait}`,
           status,
           retryAfterSec,
         );

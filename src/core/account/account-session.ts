@@ -4,6 +4,7 @@ import type { DeviceIdentity } from '../identity.ts';
 import { importStorageRootKey } from '../storage/keys.ts';
 import { AccountApiError, type AccountApi } from './account-api.ts';
 import { deriveAccountKeys, type AccountKeys } from './account-keys.ts';
+import { signRegister, signUpdate } from './account-requests.ts';
 import { newAccountSecret, type AccountSecret } from './account-secret.ts';
 import type { AccountStore, DeviceAccountKeys, StoredAccount } from './account-store.ts';
 import { issueCertificate, type Certificate, type DeviceKind } from './certificate.ts';
@@ -336,7 +337,7 @@ export class AccountSession {
         .loginKey;
     }
     if (oldLogin !== undefined) {
-      await this.d.api.update({
+      const update = await signUpdate(this.d.subtle, l.keys, await this.d.api.challenge(), {
         handle,
         loginKey: oldLogin,
         newSalt: rec.salt,
@@ -344,16 +345,17 @@ export class AccountSession {
         newLoginKey: rec.loginKey,
         newSealedSecret: rec.sealedSecret,
       });
+      await this.d.api.update(update);
     } else {
       try {
-        await this.d.api.register({
+        const register = await signRegister(this.d.subtle, l.keys, await this.d.api.challenge(), {
           handle,
-          accountKey: l.stored.accountKey,
           salt: rec.salt,
           kdf: rec.params,
           loginKey: rec.loginKey,
           sealedSecret: rec.sealedSecret,
         });
+        await this.d.api.register(register);
       } catch (e) {
         if (
           e instanceof AccountApiError &&

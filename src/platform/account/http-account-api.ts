@@ -2,6 +2,7 @@ import * as v from 'valibot';
 import {
   AccountApiError,
   type AccountApi,
+  type DeleteRequest,
   type RegisterRequest,
   type UpdateRequest,
 } from '../../core/account/account-api.ts';
@@ -10,13 +11,15 @@ import { describeIssues } from '../../core/wire.ts';
 /**
  * `AccountApi` over HTTP: POST JSON to `<server>/api/account/<op>` (signaling-server/accounts).
  * Bodies carry only what the server keeps or checks (salt, parameters, sealed secret, login
- * key); never the passphrase or the secret. Error answers become named `AccountApiError`s.
+ * key, and for changes the account key's signature); never the passphrase or the secret. Error
+ * answers become named `AccountApiError`s.
  */
 const Kdf = v.object({ N: v.number(), r: v.number(), p: v.number() });
 const Register = v.object({ handle: v.string(), createdAt: v.number() });
 const Params = v.object({ salt: v.string(), kdf: Kdf });
 const Login = v.object({ handle: v.string(), accountKey: v.string(), sealedSecret: v.string() });
 const Update = v.object({ updatedAt: v.number() });
+const Challenge = v.object({ nonce: v.string() });
 const ErrorBody = v.object({
   error: v.object({ code: v.optional(v.string()), message: v.optional(v.string()) }),
 });
@@ -26,6 +29,10 @@ export class HttpAccountApi implements AccountApi {
     private readonly serverUrl: string,
     private readonly fetchImpl: typeof fetch = fetch.bind(globalThis),
   ) {}
+
+  async challenge(): Promise<string> {
+    return (await this.#post('challenge', {}, Challenge)).nonce;
+  }
 
   async register(r: RegisterRequest): Promise<{ handle: string; createdAt: number }> {
     return this.#post('register', r, Register);
@@ -44,8 +51,8 @@ export class HttpAccountApi implements AccountApi {
     return this.#post('update', r, Update);
   }
 
-  async delete(handle: string, loginKey: string): Promise<void> {
-    await this.#post('delete', { handle, loginKey }, undefined);
+  async delete(r: DeleteRequest): Promise<void> {
+    await this.#post('delete', r, undefined);
   }
 
   async #post<S extends v.GenericSchema>(
