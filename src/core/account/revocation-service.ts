@@ -6,9 +6,8 @@ import { deviceOfNode } from '../identity.ts';
 import type { MeshNode } from '../mesh-node.ts';
 import { RevocationError } from './account-errors.ts';
 import { CertificateSchema, type Certificate } from './certificate.ts';
-import type { CertificateAdmission } from './certificate-admission.ts';
 import { grantEpochKey, newEpochKey, openEpochGrant, type EpochGrant } from './epoch-keys.ts';
-import { GrantRelay, type GrantStore } from './grant-relay.ts';
+import { GrantRelay } from './grant-relay.ts';
 import {
   emptyRevocations,
   isRevoked,
@@ -20,7 +19,20 @@ import {
 import { sendSoon } from '../send-soon.ts';
 import { deviceList, type DeviceInfo } from './device-list.ts';
 
+import type {
+  AccountSigner,
+  EpochKey,
+  RevocationServiceOptions,
+  RevokeResult,
+} from './revocation-types.ts';
+
 export type { DeviceInfo } from './device-list.ts';
+export type {
+  AccountSigner,
+  EpochKey,
+  RevocationServiceOptions,
+  RevokeResult,
+} from './revocation-types.ts';
 
 /**
  * The revocation service of a personal mesh. Members gossip their newest signed revocation list
@@ -41,56 +53,6 @@ export type { DeviceInfo } from './device-list.ts';
  * 1: only ever on the user's word). The newest epoch key this device holds is `epochKey()`; the
  * `epoch` event tells each new one: the owner stores it and writes new files under the newest.
  */
-export interface AccountSigner {
-  readonly publicKey: Uint8Array;
-  sign(data: Uint8Array): Promise<Uint8Array>;
-}
-
-export interface EpochKey {
-  readonly epoch: number;
-  /** Raw 32-byte epoch storage root (keep it wrapped at rest; import with importStorageRootKey). */
-  readonly key: Uint8Array;
-}
-
-export interface RevocationServiceOptions {
-  readonly admission: CertificateAdmission;
-  readonly subtle: SubtleCrypto;
-  readonly random: (n: number) => Uint8Array;
-  /** Wall-clock time, ms (revocation times, last seen). */
-  readonly now: () => number;
-  /**
-   * This device: its id, its own certificate, and its box key pair that grants are sealed to
-   * (or `openGrant`, when something else holds the box key, e.g. the account session).
-   */
-  readonly self: {
-    readonly deviceId: string;
-    readonly certificate: Certificate;
-    readonly boxPrivateKey?: CryptoKey;
-    readonly boxPublicKey?: Uint8Array;
-  };
-  /** Opens (and keeps) a grant addressed to this device; throws `EpochKeyError`. */
-  readonly openGrant?: (grant: unknown) => Promise<EpochKey>;
-  /** The account signing key; without it this device can follow revocations but not make them. */
-  readonly signer?: AccountSigner;
-  /** The newest revocation list this device stored (verified again before use). */
-  readonly list?: RevocationList;
-  /** The newest epoch key this device holds. */
-  readonly epochKey?: EpochKey;
-  /** Every epoch ≥ 1 this device holds (default: that of `epochKey`). */
-  readonly epochs?: readonly number[];
-  /** The raw key of a held epoch, for `approve` (default: only keys learnt while attached). */
-  readonly exportEpochKey?: (epoch: number) => Promise<Uint8Array>;
-  /** Where grants relayed for other devices survive this tab (the account store). */
-  readonly grantStore?: GrantStore;
-}
-
-export interface RevokeResult {
-  readonly list: RevocationList;
-  readonly epoch: number;
-  /** Devices that were sent a grant of the new epoch. */
-  readonly granted: readonly string[];
-}
-
 const RevMsgSchema = v.strictObject({ list: RevocationListSchema });
 const CertMsgSchema = v.strictObject({ cert: CertificateSchema });
 const MAX_PENDING_GRANTS = 8;
