@@ -117,19 +117,22 @@ describe('epoch grants that outlive the revoking tab, in real Chromium', () => {
     expect(await readDigest(B2, after)).toEqual({ size: 200_000, digest: afterDigest });
   });
 
-  it('the revoking tab closes; X comes back and gets epoch 1 from B, and reads the new file', async () => {
+  it('the revoking tab closes; B restarts alone; X comes back, gets epoch 1 from B and reads the file', async () => {
     const B = page.B!;
     const xDevice = `${(await pendingOf(B))[0]?.split('/')[0]}`;
     await ctx.A!.close();
-    await waitUntil('A gone', async () => (await nodeIds(B)).length === 2, 15_000);
+    await page.B2!.close();
+    await waitUntil('B alone', async () => (await nodeIds(B)).length === 1, 15_000);
+    // With nobody else online, B's reloaded tab still holds X's grant: from its IndexedDB.
+    await enterPersonal(B);
+    expect(await pendingOf(B)).toEqual([`${xDevice}/1`]);
     page.X = await openNode(ctx.X!, `${server.url}/#/me`);
     const X = page.X;
     expect(await deviceOf(X)).toBe(xDevice);
     await waitUntil('X holds epoch 1', async () => (await ringOf(X)).includes(1), 15_000);
     expect(await readDigest(X, after)).toEqual({ size: 200_000, digest: afterDigest });
-    // Delivered: B drops it (store included: a reloaded B has nothing pending).
+    // Delivered: B drops it, from its store too.
     await waitUntil('B dropped the grant', async () => (await pendingOf(B)).length === 0, 5_000);
-    await page.B2!.close();
     await enterPersonal(B);
     expect(await pendingOf(B)).toEqual([]);
   });
