@@ -7,6 +7,16 @@ import type { Clock } from './clock.ts';
 import { HandshakeError, InvalidMessageError, TimeoutError, WosError } from './errors.ts';
 import { FramedChannel } from './framing.ts';
 import { deviceIdOf, deviceOfNode, verifySignature, type DeviceIdentity } from './identity.ts';
+import {
+  helloVersionFields,
+  mismatchMessageForPeer,
+  negotiateVersion,
+  OUR_PROTOCOL,
+  ProtocolMismatchError,
+  ProtocolVersionMalformedError,
+  readHelloVersion,
+  type VersionRange,
+} from './protocol-version.ts';
 import type { Channel } from './transport.ts';
 import { decodePacket, describeIssues, encodePacket, NodeIdSchema, type Packet } from './wire.ts';
 
@@ -15,7 +25,8 @@ import { decodePacket, describeIssues, encodePacket, NodeIdSchema, type Packet }
  * transcript with the device key the id is derived from, and (2) knowledge of the mesh key, by
  * an HMAC over the same transcript, and (3) passed this node's admission (admission.ts), which
  * each side announces with `admit` or refuses with `reject {code}`. Nothing but `hello`, `auth`,
- * `admit` and `reject` is accepted before.
+ * `admit` and `reject` is accepted before. Before any of that, the `hello`s' protocol version
+ * ranges must overlap (protocol-version.ts), else both sides fail with PROTOCOL_MISMATCH.
  */
 export type NodeKind = 'tab' | 'agent';
 
@@ -23,6 +34,8 @@ export interface LinkPeer {
   nodeId: string;
   deviceId: string;
   kind: NodeKind;
+  /** The protocol version both sides speak on this link (the highest they share). */
+  protocol: number;
   /** The device certificate the peer showed in its `hello` (checked by the admission, if any). */
   certificate?: Certificate;
 }
@@ -40,6 +53,8 @@ export interface LinkContext {
   handshakeTimeoutMs: number;
   /** Decides whether a proven peer is admitted; default: everyone who proved the mesh key. */
   admission?: Admission;
+  /** The protocol versions this node speaks; default OUR_PROTOCOL (tests pose as other builds). */
+  protocol?: VersionRange;
 }
 
 export interface Link {
@@ -53,8 +68,11 @@ export interface Link {
   onClose: (() => void) | undefined;
 }
 
-const HelloSchema = v.strictObject({
-  v: v.literal(1),
+// `v`/`vmin` are checked by readHelloVersion first. Unknown fields are dropped, not refused,
+// so a newer build may add optional ones without breaking builds that share its version range.
+const HelloSchema = v.object({
+  v: v.number(),
+  vmin: v.optional(v.number()),
   kind: v.picklist(['tab', 'agent']),
   pub: v.pipe(v.string(), v.length(87)),
   nonce: v.pipe(v.string(), v.length(43)),
@@ -65,7 +83,8 @@ const AuthSchema = v.strictObject({
   sig: v.pipe(v.string(), v.maxLength(200)),
   mac: v.pipe(v.string(), v.length(43)),
 });
-const RejectSchema = v.strictObject({
+// Extra fields are ignored so a newer build's reject still reads as its code and message.
+const RejectSchema = v.object({
   code: v.pipe(v.string(), v.maxLength(64)),
   message: v.pipe(v.string(), v.maxLength(1000)),
 });
@@ -101,7 +120,10 @@ function transcript(ctx: LinkContext, initNonce: string, respNonce: string, ids:
 export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link> {
   return new Promise<Link>((resolve, reject) => {
     const myNonce = toBase64Url(ctx.random(32));
-    let peerHello: (v.InferOutput<typeof HelloSchema> & { nodeId: string }) | undefined;
+    let peerHello:
+      (v.InferOutput<typeof HelloSchema> & { nodeId: string; protocol: number }) | undefined;
+    const ours = ctx.protocol ?? OUR_PROTOCOL;
+    let theirs: VersionRange | undefined;
     let done = false;
     const queued: Packet[] = [];
     let link: Link | undefined;
@@ -174,6 +196,14 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
     const onHandshake = async (p: Packet): Promise<void> => {
       if (p.env.t === 'reject') {
         const r = v.safeParse(RejectSchema, p.env.b);
+        if (r.success && r.output.code === 'PROTOCOL_MISMATCH') {
+          // Usually its hello already told us; without it, its text is all we have.
+          if (theirs) throw new ProtocolMismatchError(p.env.f, ours, theirs, true);
+          throw new HandshakeError('PROTOCOL_MISMATCH', r.output.message);
+        }
+        if (r.success && r.output.code === 'PROTOCOL_VERSION_MALFORMED') {
+          throw new HandshakeError(r.output.code, `peer ${p.env.f}: ${r.output.message}`);
+        }
         if (r.success && r.output.code === 'MESH_KEY_MISMATCH') {
           throw new MeshKeyMismatchError(p.env.f);
         }
@@ -197,7 +227,9 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
         return;
       }
       if (p.env.t === 'hello') {
-        if (peerHello) throw new InvalidMessageError('second hello');
+        if (peerHello || theirs) throw new InvalidMessageError('second hello');
+        const protocol = await checkVersion(p);
+        if (protocol === undefined) return;
         const r = v.safeParse(HelloSchema, p.env.b);
         if (!r.success) throw new InvalidMessageError(`hello: ${describeIssues(r.issues)}`);
         const pub = fromBase64Url(r.output.pub);
@@ -208,7 +240,7 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
             `node id ${p.env.f} does not match its key`,
           );
         }
-        peerHello = { ...r.output, nodeId: p.env.f };
+        peerHello = { ...r.output, nodeId: p.env.f, protocol };
         const t = ids();
         const sig = await ctx.identity.sign(concatBytes(utf8('sig|'), t.self));
         const mac = await ctx.subtle.sign('HMAC', ctx.meshAuthKey, t.self as BufferSource);
@@ -271,6 +303,32 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
       throw new InvalidMessageError(`'${p.env.t}' before the handshake finished`);
     };
 
+    /**
+     * Reads the peer's version range before anything else of its hello: a newer build's hello
+     * may not fit this build's schema. On a mismatch the peer gets a `reject` saying so and the
+     * channel lingers for it to arrive; undefined means the handshake failed.
+     */
+    const checkVersion = async (p: Packet): Promise<number | undefined> => {
+      // The transport's id for the peer: nothing of its hello is proven yet.
+      const peer = channel.remoteId;
+      let refusal: WosError;
+      try {
+        theirs = readHelloVersion(p.env.b, peer);
+        const common = negotiateVersion(ours, theirs);
+        if (common !== undefined) return common;
+        refusal = new ProtocolMismatchError(peer, ours, theirs);
+        await refuse('PROTOCOL_MISMATCH', mismatchMessageForPeer(ctx.nodeId, ours, theirs));
+      } catch (e) {
+        if (!(e instanceof ProtocolVersionMalformedError)) throw e;
+        refusal = e;
+        await refuse(e.code, `node ${ctx.nodeId} could not read your hello's protocol version`);
+      }
+      fail(refusal, REJECT_LINGER_MS);
+      return undefined;
+    };
+    const refuse = (code: string, message: string): Promise<void> =>
+      send('reject', { code, message: message.slice(0, 1000) }).catch(() => {});
+
     // Transcripts name the signer's role so a signature cannot be reflected back.
     const ids = (): { self: Uint8Array; peer: Uint8Array } => {
       const peer = peerHello!;
@@ -296,6 +354,7 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
         nodeId: peer.nodeId,
         deviceId: deviceOfNode(peer.nodeId),
         kind: peer.kind,
+        protocol: peer.protocol,
       };
       if (peer.cert) linkPeer.certificate = peer.cert;
       const l: Link = {
@@ -321,7 +380,7 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
     const cert = admission.certificate();
     const claim = admission.claim?.();
     void send('hello', {
-      v: 1,
+      ...helloVersionFields(ours),
       kind: ctx.kind,
       pub: toBase64Url(ctx.identity.publicKey),
       nonce: myNonce,

@@ -7,6 +7,7 @@ import { ArgumentError, WosError } from './errors.ts';
 import { meshAuthKeyOf, meshIdOf, type DeviceIdentity } from './identity.ts';
 import { establishLink, type Link, type LinkContext, type NodeKind } from './link.ts';
 import { Membership, type MembershipOptions } from './membership.ts';
+import { ProtocolMismatchError, type VersionRange } from './protocol-version.ts';
 import { Registry } from './registry.ts';
 import type { Resources } from './resources.ts';
 import { RttTracker } from './rtt-tracker.ts';
@@ -52,7 +53,24 @@ export interface MeshNodeOptions {
   pingMs?: number;
   /** Test hook: register under this directory id instead of the mesh key's (wrong-key tests). */
   directoryMeshId?: string;
+  /** Test hook: speak these protocol versions instead of this build's (pose as another build). */
+  protocol?: VersionRange;
 }
+
+/**
+ * A peer runs a build whose protocol versions do not overlap ours (emitted once per peer node
+ * id): `outdated: 'self'` means this tab should reload to update, `'peer'` that the peer should.
+ */
+export interface VersionMismatch {
+  peer: string;
+  outdated: 'self' | 'peer';
+  ours: VersionRange;
+  theirs: VersionRange;
+  message: string;
+}
+
+/** Mismatched peers remembered (node ids are per page load, so a reloaded peer is new). */
+const MAX_MISMATCHED = 256;
 
 export interface MeshNodeStats {
   linksOpened: number;
@@ -65,6 +83,7 @@ export class MeshNode extends Emitter<{
   error: WosError;
   coordinator: { coordinator: string | undefined; term: Term | undefined };
   status: TransportStatus;
+  version: VersionMismatch;
 }> {
   readonly id: string;
   readonly meshId: string;
@@ -80,6 +99,8 @@ export class MeshNode extends Emitter<{
   readonly #linkCtx: LinkContext;
   readonly #directoryId: string;
   readonly #dialing = new Set<string>();
+  /** Peers that failed with PROTOCOL_MISMATCH: never dialed again (they may still dial us). */
+  readonly #mismatched = new Set<string>();
   readonly #timers: (() => void)[] = [];
   #closed = false;
 
@@ -125,6 +146,7 @@ export class MeshNode extends Emitter<{
       maxMessageBytes: o.maxMessageBytes ?? 16 * 1024 * 1024,
       handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
     };
+    if (o.protocol) this.#linkCtx.protocol = o.protocol;
     if (c.admission) this.#linkCtx.admission = c.admission;
     this.bus.onReject = (from) => {
       this.stats.rejectedFrom[from] = (this.stats.rejectedFrom[from] ?? 0) + 1;
@@ -243,6 +265,8 @@ export class MeshNode extends Emitter<{
   async #dial(peerId: string): Promise<void> {
     if (this.#closed || this.#dialing.has(peerId) || this.bus.link(peerId) || peerId === this.id)
       return;
+    // Redialing cannot help until that tab reloads, which gives it a new node id.
+    if (this.#mismatched.has(peerId)) return;
     this.#dialing.add(peerId);
     try {
       const ch = await this.#c.transport.dial(peerId);
@@ -288,6 +312,14 @@ export class MeshNode extends Emitter<{
   #fail(e: unknown): void {
     const err = e instanceof WosError ? e : new WosError('LINK_FAILED', String(e));
     this.stats.handshakeFailures[err.code] = (this.stats.handshakeFailures[err.code] ?? 0) + 1;
+    if (err instanceof ProtocolMismatchError) {
+      // An old tab redials every few seconds: tell the UI once per peer, not on every attempt.
+      if (this.#mismatched.has(err.peer)) return;
+      if (this.#mismatched.size >= MAX_MISMATCHED) this.#mismatched.clear();
+      this.#mismatched.add(err.peer);
+      const { peer, outdated, ours, theirs, message } = err;
+      this.emit('version', { peer, outdated, ours, theirs, message });
+    }
     this.emit('error', err);
   }
 }
