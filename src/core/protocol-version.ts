@@ -17,8 +17,8 @@ import { HandshakeError } from './errors.ts';
  *
  * Versions:
  * 1. Every build before versioning: hello `{v: 1, …}` with a strict schema, so it refuses any
- *    hello declaring another version. Its bus messages also differ from version 2 (e.g. the
- *    account grant relay): not accepted any more.
+ *    hello declaring another version. Such builds disagree even among themselves (the admit
+ *    step, `hello.claim` and `acct.grants` came unversioned): not accepted any more.
  * 2. The hello declares its range (`v`, `vmin`) and unknown hello fields are ignored; a refusal
  *    reads PROTOCOL_MISMATCH.
  *

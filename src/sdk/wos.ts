@@ -8,7 +8,7 @@ import type { ResourceKind } from '../core/compute/scheduler.ts';
 import { WosError } from '../core/errors.ts';
 import type { NodeKind } from '../core/link.ts';
 import type { MeshEvent, MeshEvents } from '../core/mesh-events.ts';
-import type { MeshNode, NodeInfo } from '../core/mesh-node.ts';
+import type { MeshNode, NodeInfo, VersionMismatch } from '../core/mesh-node.ts';
 import type { TransportStatus } from '../core/transport.ts';
 import type { FileArg, FileInfo, FileRef, StorageClient } from '../core/storage/storage-client.ts';
 import type { FileHealth } from '../core/storage/health.ts';
@@ -26,6 +26,8 @@ export interface WosEvents {
   error: WosError;
   /** Signaling status: open channels keep working while `offline`. */
   status: TransportStatus;
+  /** A peer runs a WOS build this one cannot link with (once per peer): one side must reload. */
+  version: VersionMismatch;
 }
 
 export interface Wos {

@@ -1,4 +1,4 @@
-import type { NodeInfo } from '../core/mesh-node.ts';
+import type { NodeInfo, VersionMismatch } from '../core/mesh-node.ts';
 import type { BrowserApp } from '../platform/browser-app.ts';
 
 /** Live view state for the app, fed by SDK events. */
@@ -7,6 +7,8 @@ export class MeshState {
   coordinator = $state<string | undefined>(undefined);
   status = $state<'joining' | 'online' | 'offline' | 'failed'>('joining');
   error = $state<string | undefined>(undefined);
+  /** A peer this tab cannot link with for its WOS version; `outdated: 'self'` wins. */
+  versionMismatch = $state<VersionMismatch | undefined>(undefined);
   selfId = $state('');
   inviteLink = $state('');
   donatedGiB = $state(1);
@@ -29,6 +31,12 @@ export class MeshState {
         e.code.startsWith('CERT_') || e.code.startsWith('INVITE_') || e.code === 'NOT_A_MEMBER';
       const refused = admissionCode && (e as { byPeer?: unknown }).byPeer === true;
       if (e.code === 'MESH_KEY_MISMATCH' || refused) this.error = e.message;
+    });
+    wos.on('version', (m) => {
+      // This tab being out of date is the actionable news: keep it over any older peer.
+      if (m.outdated === 'self' || this.versionMismatch?.outdated !== 'self') {
+        this.versionMismatch = m;
+      }
     });
     void app.settings().then((st) => {
       this.donatedGiB = Math.round((st.donatedBytes / 1024 ** 3) * 10) / 10;
