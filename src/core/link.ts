@@ -198,8 +198,10 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
         const r = v.safeParse(RejectSchema, p.env.b);
         if (r.success && r.output.code === 'PROTOCOL_MISMATCH') {
           // Usually its hello already told us; without it, its text is all we have.
-          if (theirs) throw new ProtocolMismatchError(p.env.f, ours, theirs, true);
-          throw new HandshakeError('PROTOCOL_MISMATCH', r.output.message);
+          if (theirs && negotiateVersion(ours, theirs) === undefined) {
+            throw new ProtocolMismatchError(channel.remoteId, ours, theirs, true);
+          }
+          throw new HandshakeError('PROTOCOL_MISMATCH', `peer ${p.env.f}: ${r.output.message}`);
         }
         if (r.success && r.output.code === 'PROTOCOL_VERSION_MALFORMED') {
           throw new HandshakeError(r.output.code, `peer ${p.env.f}: ${r.output.message}`);
