@@ -244,7 +244,8 @@ export class AccountService {
 /** The #tag of a handle under the client's rules (handle.ts of the core); INVALID_HANDLE else. */
 function coreTag(h: Handle): string {
   try {
-    return parseCoreHandle(h.display).tag;
+    // The handle key (NFKC, lower case): a tag typed in full-width or capital letters is the same tag.
+    return parseCoreHandle(h.key).tag;
   } catch (e) {
     if (e instanceof WosError) throw new FieldError('INVALID_HANDLE', 'handle', e.message);
     throw e;
