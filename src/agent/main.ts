@@ -53,6 +53,9 @@ if (!route) {
 const donatedBytes = Math.max(0, Number(values.donate) || 0) * 1024 ** 3;
 const dataDir = resolve(values.data!);
 
+// Test hook (e2e): `WOS_TEST_PROTOCOL=3-3` makes this agent pose as a build of other versions.
+const testProtocol = /^(\d{1,5})-(\d{1,5})$/.exec(process.env['WOS_TEST_PROTOCOL'] ?? '');
+
 const Peer: PeerClassLike = (await loadPeerJs()).Peer;
 const identity = await loadAgentIdentity(dataDir, crypto.subtle);
 const started = await startNode({
@@ -60,6 +63,16 @@ const started = await startNode({
   meshKey: route.meshKey,
   kind: 'agent',
   identity,
+  // Subscribed before the first dials, whose failures (e.g. PROTOCOL_MISMATCH) matter most.
+  beforeStart: (n) => {
+    n.on('error', (e) => say('warning', { code: e.code, message: e.message }));
+    n.on('version', (m) =>
+      say('version', { peer: m.peer, outdated: m.outdated, message: m.message }),
+    );
+  },
+  ...(testProtocol
+    ? { protocol: { min: Number(testProtocol[1]), max: Number(testProtocol[2]) } }
+    : {}),
   PeerClass: Peer,
   clock: systemClock,
   probe: async () => {
@@ -96,7 +109,6 @@ node.on('nodes', (nodes) => {
   }
 });
 node.on('status', (status) => say('status', { status }));
-node.on('error', (e) => say('warning', { code: e.code, message: e.message }));
 
 let stopping = false;
 const stop = async (): Promise<void> => {

@@ -100,7 +100,7 @@ export class MeshNode extends Emitter<{
   readonly #directoryId: string;
   readonly #dialing = new Set<string>();
   /** Peers that failed with PROTOCOL_MISMATCH: never dialed again (they may still dial us). */
-  readonly #mismatched = new Set<string>();
+  readonly #mismatched = new Map<string, VersionMismatch>();
   readonly #timers: (() => void)[] = [];
   #closed = false;
 
@@ -232,6 +232,11 @@ export class MeshNode extends Emitter<{
     return out.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
+  /** Peers found to run a build this one cannot link with (the `version` events so far). */
+  versionMismatches(): VersionMismatch[] {
+    return [...this.#mismatched.values()];
+  }
+
   /** Leaves the mesh; `goodbye` tells peers at once (tab closing) instead of timing out. */
   async close({ goodbye = true } = {}): Promise<void> {
     if (this.#closed) return;
@@ -316,9 +321,10 @@ export class MeshNode extends Emitter<{
       // An old tab redials every few seconds: tell the UI once per peer, not on every attempt.
       if (this.#mismatched.has(err.peer)) return;
       if (this.#mismatched.size >= MAX_MISMATCHED) this.#mismatched.clear();
-      this.#mismatched.add(err.peer);
       const { peer, outdated, ours, theirs, message } = err;
-      this.emit('version', { peer, outdated, ours, theirs, message });
+      const m: VersionMismatch = { peer, outdated, ours, theirs, message };
+      this.#mismatched.set(peer, m);
+      this.emit('version', m);
     }
     this.emit('error', err);
   }

@@ -28,6 +28,8 @@ export interface StartNodeOptions {
   fetch?: typeof fetch;
   directoryMeshId?: string;
   membership?: MeshNodeOptions['membership'];
+  /** Test hook: speak these protocol versions instead of this build's (pose as another build). */
+  protocol?: MeshNodeOptions['protocol'];
   /** Who may join (e.g. `certificateAdmission` for a personal mesh); default: mesh key holders. */
   admission?: Admission;
   /** Re-probe period, ms. */
@@ -73,6 +75,7 @@ export async function startNode(o: StartNodeOptions): Promise<StartedNode> {
   const directory = new HttpDirectory(o.serverUrl, id, token, fetchImpl);
   const nodeOpts: MeshNodeOptions = { meshKey: o.meshKey, kind: o.kind };
   if (o.directoryMeshId) nodeOpts.directoryMeshId = o.directoryMeshId;
+  if (o.protocol) nodeOpts.protocol = o.protocol;
   if (o.membership) nodeOpts.membership = o.membership;
   const node = await MeshNode.create(
     {

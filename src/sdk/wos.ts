@@ -316,6 +316,10 @@ export function createWos(binding: WosBinding): Wos {
         if (event === 'nodes') {
           queueMicrotask(() => (handler as (v: NodeInfo[]) => void)(node.nodes()));
         }
+        // Mismatches found while joining (before anyone could subscribe) are replayed first.
+        if (event === 'version') {
+          for (const m of node.versionMismatches()) (handler as (v: VersionMismatch) => void)(m);
+        }
         return node.on(event as 'nodes', handler as (v: NodeInfo[]) => void);
       }),
     use: async (kind, n, opts) => (await runtime()).compute.use(kind, n, opts),

@@ -126,11 +126,15 @@ export interface AgentProcess {
 }
 
 /** Starts `npm run agent -- <invite>` as a real child process. */
-export function startAgent(invite: string, dataDir: string): AgentProcess {
+export function startAgent(
+  invite: string,
+  dataDir: string,
+  env: Record<string, string> = {},
+): AgentProcess {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', resolve(ROOT, 'src/agent/main.ts'), invite, '--data', dataDir, '--json'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   const lines: string[] = [];
   let buf = '';

@@ -100,6 +100,8 @@ describe('protocol version in the link handshake', () => {
     expect(old.versions[0]!.message).toMatch(/version 2\b.*version 3\b.*reload this tab/);
     expect(neu.versions).toHaveLength(1);
     expect(neu.versions[0]).toMatchObject({ peer: old.node.id, outdated: 'peer' });
+    // Kept for subscribers that come later (the SDK replays them).
+    expect(neu.node.versionMismatches()).toEqual(neu.versions);
     expect(neu.versions[0]!.message).toMatch(
       new RegExp(`node ${old.node.id} runs an older WOS \\(protocol version 2\\).*reload that tab`),
     );
