@@ -65,9 +65,27 @@ export async function openNode(context: BrowserContext, url: string): Promise<Pa
 }
 
 /** Waits until a page's WOS node has started (after a load or reload). */
-export async function waitJoined(page: Page): Promise<void> {
+export async function waitJoined(page: Page, timeoutMs = 60_000): Promise<void> {
   await page.waitForFunction(() => window.wos !== undefined);
-  await page.evaluate(() => window.wos.ready);
+  // Not `evaluate(() => window.wos.ready)`: awaiting a page promise over CDP now and then fails
+  // with "Resulting promise was garbage collected" while the node is still starting (seen with
+  // builds from before and after stop 8). The outcome is recorded on the page and polled; a
+  // node that never starts still fails here, with its error or a timeout.
+  await page.evaluate(() => {
+    const w = window as unknown as { __wosReady?: true | string };
+    delete w.__wosReady;
+    window.wos.ready.then(
+      () => (w.__wosReady = true),
+      (e: unknown) => (w.__wosReady = `wos.ready rejected: ${String(e)}`),
+    );
+  });
+  const handle = await page.waitForFunction(
+    () => (window as unknown as { __wosReady?: true | string }).__wosReady,
+    undefined,
+    { timeout: timeoutMs, polling: 50 },
+  );
+  const outcome = (await handle.jsonValue()) as true | string;
+  if (outcome !== true) throw new Error(outcome);
 }
 
 /** Moves a signed-in tab to its personal mesh (`#/me` and a reload) and waits until it joined. */
