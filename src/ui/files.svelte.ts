@@ -70,7 +70,8 @@ export class FilesState {
     try {
       await window.wos.files.put(file.name, file, {
         signal: t.signal,
-        onProgress: (p) => t.update({ done: p.bytes }),
+        // `sent` moves piece by piece; `bytes` only once a whole stripe is stored.
+        onProgress: (p) => t.update({ done: p.sent }),
       });
       t.finish();
       await this.refresh();

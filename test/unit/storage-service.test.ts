@@ -34,13 +34,24 @@ describe('storage service on an in-memory mesh', () => {
     const [a] = m.nodes;
     const data = testContent(10 * MiB, 1, MARKER);
     const progress: number[] = [];
+    const sent: number[] = [];
     const ref = await m.settle(
       a!.storage.files.put('quarterly-report.pdf', new Blob([data as Uint8Array<ArrayBuffer>]), {
-        onProgress: (p) => progress.push(p.bytes),
+        onProgress: (p) => {
+          progress.push(p.bytes);
+          sent.push(p.sent);
+          expect(p.sent).toBeGreaterThanOrEqual(p.bytes);
+        },
       }),
     );
     expect(ref).toMatchObject({ name: 'quarterly-report.pdf', size: 10 * MiB });
     expect(progress.at(-1)).toBe(10 * MiB);
+    // `sent` moves piece by piece (250 KiB of a 2 MiB shard), well before the first stripe is
+    // stored, never backwards here (no holder failed), and ends at the size.
+    expect(sent.find((b) => b > 0)).toBeLessThan(MiB);
+    expect(progress.findIndex((b) => b > 0)).toBeGreaterThan(10);
+    expect(sent).toEqual([...sent].sort((x, y) => x - y));
+    expect(sent.at(-1)).toBe(10 * MiB);
     const info = await m.settle(a!.storage.files.info(ref));
     // Four remote stores: k = 2, n = 4 (survives any two), none on the uploader.
     expect(info).toMatchObject({ k: 2, n: 4, stripes: 3, rev: 1 });

@@ -3,6 +3,7 @@ import { toBase64Url } from '../bytes.ts';
 import { WosError } from '../errors.ts';
 import { sha256 } from '../identity.ts';
 import { HashMismatchError, NoHolderError } from './service-errors.ts';
+import type { PieceLanes } from './piece-lanes.ts';
 import { describeShard, type ShardKey } from './shard-store.ts';
 import type { StorageContext } from './storage-context.ts';
 import { GetReplySchema, MAX_PIECE_BYTES, PutReplySchema } from './storage-protocol.ts';
@@ -58,6 +59,16 @@ function judged<T>(ctx: StorageContext, store: string, p: Promise<T>): Promise<T
   );
 }
 
+export interface PutShardOptions {
+  /** Told the length of every piece the holder acknowledged (for progress). */
+  onPiece?: (len: number) => void;
+  /**
+   * Pieces wait for a slot here (shared with the other shards being put) instead of going
+   * `piecesInFlight` per shard.
+   */
+  lanes?: PieceLanes;
+}
+
 /** Stores a shard on `store` (through its best live node). */
 export function putShard(
   ctx: StorageContext,
@@ -66,25 +77,42 @@ export function putShard(
   bytes: Uint8Array,
   hash: string,
   signal?: AbortSignal,
+  more: PutShardOptions = {},
 ): Promise<void> {
+  const { onPiece, lanes } = more;
+  const piece = pieceSize(ctx);
+  // With lanes every piece queues at once: the lanes, not this shard, bound what is in flight.
+  const width = lanes ? Math.ceil(bytes.length / piece) : ctx.opts.piecesInFlight;
   const run = async (): Promise<void> => {
     const node = liveNode(ctx, store);
     const head = { ...key, hash, owner: ctx.ownerKey, size: bytes.length };
     let done = false;
-    await eachPiece(bytes.length, pieceSize(ctx), ctx.opts.piecesInFlight, async (at, len) => {
-      const r = await ctx.bus.request(
-        node,
-        'st.put',
-        { ...head, at },
-        {
-          bin: bytes.subarray(at, at + len),
-          timeoutMs: ctx.opts.shardTimeoutMs,
-          ...(signal ? { signal } : {}),
-        },
-      );
-      const body = v.parse(PutReplySchema, r.body);
-      ctx.dir.note(node, body.quota, body.used);
-      done ||= body.done;
+    let failed = false;
+    await eachPiece(bytes.length, piece, width, async (at, len) => {
+      const release = await lanes?.take(store, key.stripe, at, signal);
+      // Once a piece failed the shard goes elsewhere: its queued pieces need not go out.
+      if (failed) return release?.();
+      try {
+        const r = await ctx.bus.request(
+          node,
+          'st.put',
+          { ...head, at },
+          {
+            bin: bytes.subarray(at, at + len),
+            timeoutMs: ctx.opts.shardTimeoutMs,
+            ...(signal ? { signal } : {}),
+          },
+        );
+        const body = v.parse(PutReplySchema, r.body);
+        ctx.dir.note(node, body.quota, body.used);
+        done ||= body.done;
+        if (!failed) onPiece?.(len);
+      } catch (e) {
+        failed = true;
+        throw e;
+      } finally {
+        release?.();
+      }
     });
     if (!done) throw new NoHolderError(`${describeShard(key)}: store ${store} did not complete it`);
   };

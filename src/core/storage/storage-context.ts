@@ -41,7 +41,10 @@ export interface ClientOptions {
   shardTimeoutMs: number;
   /** Shards move in pieces of this many bytes (≤ MAX_PIECE_BYTES: one data-channel frame). */
   pieceBytes: number;
-  /** Pieces of one shard in flight at once. */
+  /**
+   * Pieces of one shard in flight at once. An upload instead lets each store have
+   * `piecesInFlight × inflightStripes` in flight, earliest stripe first (piece-lanes.ts).
+   */
   piecesInFlight: number;
   /** Timeout for small requests (manifests, audits, info), ms. */
   requestTimeoutMs: number;

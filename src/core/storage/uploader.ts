@@ -7,11 +7,11 @@ import { sealChunk } from './cipher.ts';
 import { deriveFileKeys, newFileId } from './keys.ts';
 import { sealManifestMeta, signManifest, type Manifest, type ManifestBody } from './manifest.ts';
 import { signDelete } from './owner.ts';
+import { PieceLanes } from './piece-lanes.ts';
 import { distinctHolders, placeShards, type Candidate } from './placement.ts';
 import { resolveRedundancy, type Redundancy } from './redundancy.ts';
 import { NoHolderError, QuotaFullError } from './service-errors.ts';
 import { hashOf, putShard } from './shard-io.ts';
-import type { ShardKey } from './shard-store.ts';
 import { SignalFan } from './signal-fan.ts';
 import type { StorageContext } from './storage-context.ts';
 import { splitStripe } from './stripe.ts';
@@ -27,10 +27,18 @@ import { stripeSource, type PutData } from './stripe-source.ts';
  * it misses as orphans once their grace period ends.
  */
 export interface PutProgress {
-  /** Plaintext bytes stored so far. */
+  /** Plaintext bytes stored so far (whole stripes, every shard of them on a holder). */
   bytes: number;
+  /**
+   * Plaintext bytes' worth of shard pieces the holders have acknowledged: `bytes` plus, for each
+   * stripe still being sent, its acknowledged shard bytes scaled to its plaintext size. It moves
+   * piece by piece (a progress bar can follow it), is never below `bytes` and equals it once
+   * the put is done; it steps back if a holder fails and its shard is sent to another.
+   */
+  sent: number;
   /** Total bytes, when known up front. */
   total: number | undefined;
+  /** Stripes stored so far. */
   stripes: number;
 }
 
@@ -90,6 +98,18 @@ export async function uploadFile(
   let total = 0;
   let stored = 0;
   let done = 0;
+  // Stripes being sent: plaintext bytes, shard bytes of all n shards, shard bytes acknowledged.
+  const sending = new Map<number, { plain: number; shardBytes: number; acked: number }>();
+  const lanes = new PieceLanes(ctx.opts.piecesInFlight * ctx.opts.inflightStripes);
+  const report = (): void => {
+    let sent = stored;
+    for (const t of sending.values()) sent += Math.floor((t.acked / t.shardBytes) * t.plain);
+    try {
+      opts.onProgress?.({ bytes: stored, sent, total: src.size, stripes: done });
+    } catch {
+      // A faulty progress callback must not fail the upload.
+    }
+  };
 
   const storeStripe = async (s: number, bytes: Uint8Array, last: boolean): Promise<void> => {
     const pieces = splitStripe(bytes, k);
@@ -101,15 +121,21 @@ export async function uploadFile(
       : [...sealed, ...(await ctx.coder.encode(sealed, n - k))];
     const hashes = await Promise.all(shards.map((b) => hashOf(ctx.subtle, b)));
     const size = shards[0]!.length;
-    const stores = await placeStripe(ctx, file, s, shards, hashes, stop.signal, used);
+    const track = { plain: bytes.length, shardBytes: size * n, acked: 0 };
+    sending.set(s, track);
+    const onAcked = (delta: number): void => {
+      track.acked += delta;
+      report();
+    };
+    const stores = await placeStripe(ctx, file, s, shards, hashes, stop.signal, used, {
+      lanes,
+      onAcked,
+    });
     layout.stripes[s] = { size, shards: hashes.map((h, i) => [h, layout.at(stores[i]!)]) };
+    sending.delete(s);
     stored += bytes.length;
     done++;
-    try {
-      opts.onProgress?.({ bytes: stored, total: src.size, stripes: done });
-    } catch {
-      // A faulty progress callback must not fail the upload.
-    }
+    report();
   };
 
   let failure: unknown;
@@ -186,6 +212,7 @@ async function placeStripe(
   hashes: string[],
   signal: AbortSignal,
   used: Set<string>,
+  how: { lanes: PieceLanes; onAcked: (delta: number) => void },
 ): Promise<string[]> {
   const bytes = shards[0]!.length;
   const taken = new Set<string>();
@@ -205,20 +232,30 @@ async function placeStripe(
   };
   devices.push(deviceOfNode(ctx.dir.selfNode));
   const fan = new SignalFan(signal);
-  const put = (store: string, key: ShardKey, shard: Uint8Array, hash: string): Promise<void> =>
-    fan.run((sig) => putShard(ctx, store, key, shard, hash, sig));
   return Promise.all(
     shards.map(async (shard, index) => {
       const key = { file, stripe, index };
+      // What this shard has had acknowledged on the store being tried: taken back if it fails.
+      let acked = 0;
+      const onPiece = (len: number): void => {
+        acked += len;
+        how.onAcked(len);
+      };
+      const put = (store: string): Promise<void> =>
+        fan.run((sig) =>
+          putShard(ctx, store, key, shard, hashes[index]!, sig, { lanes: how.lanes, onPiece }),
+        );
       let lastError: unknown;
       for (let c = next(); c; c = next()) {
         try {
           used.add(c.store);
-          await put(c.store, key, shard, hashes[index]!);
+          await put(c.store);
           return c.store;
         } catch (e) {
           if (signal.aborted) throw e;
           lastError = e;
+          if (acked > 0) how.onAcked(-acked);
+          acked = 0;
           taken.delete(c.store);
           failed.add(c.store);
         }
@@ -226,7 +263,7 @@ async function placeStripe(
       // No remote store left: the shard waits locally until repair moves it out.
       used.add(ctx.dir.selfStore);
       try {
-        await put(ctx.dir.selfStore, key, shard, hashes[index]!);
+        await put(ctx.dir.selfStore);
       } catch (e) {
         if (e instanceof WosError && e.code === 'QUOTA_FULL') {
           throw new QuotaFullError(
