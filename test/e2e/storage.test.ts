@@ -94,9 +94,23 @@ describe('files across a 5-tab mesh in real Chromium', () => {
     const after = await health(a, id, true);
     expect(after.state).toBe('healthy');
     expect(after.shards.corrupt).toBe(0);
-    // Every store already holds a shard of the stripe, so the shard is rewritten in place.
-    const now = await rawShards(victim, id, 'read');
+    // The slot's shard is whole again on the store the manifest now names: in place on the
+    // victim as a rule (every store already holds a shard of the stripe), elsewhere when the
+    // put had to place one of the stripe's shards off its first choice (a stalled channel).
+    const slot = key.split('/').map(Number).slice(-1)[0]!;
+    const placed = await a.evaluate(
+      async (f) => (await window.__wosApp.started).storage.files.locate(f),
+      id,
+    );
+    const holderStore = placed[stripe]![slot]!;
+    let holderPage: Page | undefined;
+    for (const p of [a, ...holders]) if ((await storeId(p)) === holderStore) holderPage = p;
+    expect(holderPage, `a tab serves store ${holderStore}`).toBeDefined();
+    const now = await rawShards(holderPage!, id, 'read');
     expect(now[key]).toEqual(original[key]);
+    if (holderStore !== victimStore) {
+      console.log(`repair placed ${key} on another store than the altered copy's`);
+    }
   });
 
   it('a full quota is a clear error and leaves no partial file on any holder', async () => {
