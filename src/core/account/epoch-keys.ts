@@ -161,6 +161,15 @@ export async function verifyEpochGrant(
   accountPublicKey: Uint8Array,
 ): Promise<EpochGrant> {
   const g = parseGrant(grant);
+  await checkGrantSignature(subtle, g, accountPublicKey);
+  return g;
+}
+
+async function checkGrantSignature(
+  subtle: SubtleCrypto,
+  g: EpochGrant,
+  accountPublicKey: Uint8Array,
+): Promise<void> {
   const signed =
     g.account === toBase64Url(accountPublicKey) &&
     (await ed25519Verify(subtle, accountPublicKey, grantSignedBytes(g), fromBase64Url(g.sig)));
@@ -170,7 +179,6 @@ export async function verifyEpochGrant(
       `epoch ${g.epoch} grant is not signed by this account's key; it is ignored`,
     );
   }
-  return g;
 }
 
 /**
@@ -195,7 +203,7 @@ export async function openEpochGrant(
       `epoch ${g.epoch} grant is for device ${g.device}, not this one (${self.deviceId})`,
     );
   }
-  await verifyEpochGrant(subtle, g, accountPublicKey);
+  await checkGrantSignature(subtle, g, accountPublicKey);
   const eph = fromBase64Url(g.eph);
   const sealed = fromBase64Url(g.sealed);
   try {
