@@ -8,6 +8,7 @@ import {
   poolTasks,
   runRequests,
   remoteTasks,
+  setTracing,
   takeLinkTimes,
   takePoolTimes,
   timePool,
@@ -24,12 +25,16 @@ import { median, percentile, stat, type Stat } from './lib/stats.ts';
  * { batch: 1 })`, one task at a time (a `cx.run` request, B's sandbox pool, the reply, the
  * dispatcher's bookkeeping). The physical limit is a raw data-channel echo of 128 bytes between
  * the same two pages (bench's own RTCPeerConnection pair). Also measured, for the breakdown: a
- * bus `ping` between the same tabs, and the no-op straight into B's own pool (B's executor
- * alone). All four interleaved in blocks of 50. Goal: compute p50 ≤ 2 × raw p50 + 0.3 ms.
+ * bus `ping` between the same tabs, the no-op straight into B's own pool (B's executor alone),
+ * and the tasks again with B's pool and both links marked (the marks are off while the headline
+ * tasks run, so their cost is not in it). All interleaved in blocks of 50. Goal: compute p50 ≤
+ * 2 × raw p50 + 0.3 ms.
  */
 export interface RemoteRun {
   computeP50Ms: number;
   computeP99Ms: number;
+  /** The same tasks in the breakdown blocks, with B's pool and both links marked. */
+  tracedP50Ms: number;
   rawP50Ms: number;
   rawP99Ms: number;
   busP50Ms: number;
@@ -61,6 +66,7 @@ export interface RemoteResult {
   tripsPerRun: number;
   compute: Stat;
   computeP99: Stat;
+  traced: Stat;
   raw: Stat;
   rawP99: Stat;
   bus: Stat;
@@ -89,6 +95,7 @@ export async function runComputeRemoteBench(
   trips: number,
   log: (line: string) => void,
 ): Promise<RemoteResult> {
+  const name = 'compute-remote';
   const { a, b } = await openPair(h);
   const k = await pageKernel(a.page, NOOP_SOURCE);
   // Warm-up: B fetches the kernel from A and loads it in a worker; JIT on both paths.
@@ -106,6 +113,7 @@ export async function runComputeRemoteBench(
   const details: RemoteRun[] = [];
   for (let r = 0; r < runs; r++) {
     const compute: number[] = [];
+    const traced: number[] = [];
     const raw: number[] = [];
     const bus: number[] = [];
     const peerPool: number[] = [];
@@ -119,8 +127,12 @@ export async function runComputeRemoteBench(
     const hold: number[] = [];
     for (let done = 0; done < trips; done += BLOCK) {
       const n = Math.min(BLOCK, trips - done);
-      await takePoolTimes(b.page);
       compute.push(...(await remoteTasks(a.page, k, b.id, n)));
+      // The same tasks again with B's pool and both links marked, for the breakdown only.
+      await Promise.all([setTracing(a.page, true), setTracing(b.page, true)]);
+      await takePoolTimes(b.page);
+      traced.push(...(await remoteTasks(a.page, k, b.id, n)));
+      await Promise.all([setTracing(a.page, false), setTracing(b.page, false)]);
       poolInTask.push(...(await takePoolTimes(b.page)));
       wire.push(...(await takeLinkTimes(a.page)));
       hold.push(...(await takeLinkTimes(b.page)));
@@ -129,16 +141,14 @@ export async function runComputeRemoteBench(
       viaPool.push(...(await rawPings(a.page, n, RAW_BYTES, false, k)));
       busViaPool.push(...(await poolEchoRequests(a.page, b.id, n)));
       runReq.push(...(await runRequests(a.page, b.id, k, n)));
-      await takePoolTimes(b.page);
-      await Promise.all([takeLinkTimes(a.page), takeLinkTimes(b.page)]);
       bus.push(...(await busPings(a.page, b.id, n)));
       peerPool.push(...(await poolTasks(b.page, k, n)));
       poolIdle.push(...(await poolTasks(b.page, k, n, 1)));
-      await takePoolTimes(b.page);
     }
     const run: RemoteRun = {
       computeP50Ms: median(compute),
       computeP99Ms: percentile(compute, 0.99),
+      tracedP50Ms: median(traced),
       rawP50Ms: median(raw),
       rawP99Ms: percentile(raw, 0.99),
       busP50Ms: median(bus),
@@ -156,19 +166,20 @@ export async function runComputeRemoteBench(
     };
     details.push(run);
     log(
-      `compute-remote ${r + 1}/${runs}: task p50 ${run.computeP50Ms.toFixed(3)} p99 ${run.computeP99Ms.toFixed(3)} ms; ` +
+      `${name} ${r + 1}/${runs}: task p50 ${run.computeP50Ms.toFixed(3)} p99 ${run.computeP99Ms.toFixed(3)} ms; ` +
         `raw p50 ${run.rawP50Ms.toFixed(3)} ms (${run.ratio.toFixed(2)}×, goal ≤ ${run.goalMs.toFixed(3)} ms); ` +
-        `bus ping ${run.busP50Ms.toFixed(3)} ms; cx.kernel request ${run.kernelRequestP50Ms.toFixed(3)} ms; ` +
+        `marked task ${run.tracedP50Ms.toFixed(3)} ms; bus ping ${run.busP50Ms.toFixed(3)} ms; cx.kernel request ${run.kernelRequestP50Ms.toFixed(3)} ms; ` +
         `raw echo after B's pool ${run.rawViaPoolP50Ms.toFixed(3)} ms, bus request answered after B's pool ${run.busViaPoolP50Ms.toFixed(3)} ms, cx.run by bus.request ${run.runRequestP50Ms.toFixed(3)} ms; B's pool alone ${run.peerPoolP50Ms.toFixed(3)} ms, after 1 ms idle ${run.peerPoolIdleP50Ms.toFixed(3)} ms, in a remote task ${run.poolInTaskP50Ms.toFixed(3)} ms; ` +
         `A's link request → reply ${run.wireAndPeerP50Ms.toFixed(3)} ms, B's link request → reply ${run.peerHoldP50Ms.toFixed(3)} ms`,
     );
   }
   const s = (pick: (r: RemoteRun) => number): Stat => stat('ms', details.map(pick));
   return {
-    name: 'compute-remote',
+    name,
     tripsPerRun: trips,
     compute: s((r) => r.computeP50Ms),
     computeP99: s((r) => r.computeP99Ms),
+    traced: s((r) => r.tracedP50Ms),
     raw: s((r) => r.rawP50Ms),
     rawP99: s((r) => r.rawP99Ms),
     bus: s((r) => r.busP50Ms),

@@ -1,4 +1,6 @@
+import os from 'node:os';
 import type { Harness } from './lib/harness.ts';
+import { cpuSnapshot, cpuUse } from './lib/proc-cpu.ts';
 import { connectRawPair, rawStream, type Transfer } from './lib/raw-channel.ts';
 import { stat, type Stat } from './lib/stats.ts';
 import {
@@ -34,6 +36,11 @@ export interface StorageTransferRun {
   getMBps: number;
   rawUpMBps: Record<string, number>;
   rawDownMBps: Record<string, number>;
+  /**
+   * Cores' worth of CPU during each transfer: the bench's Chromium (all its processes) and the
+   * whole machine (/proc). On 2 cores a transfer whose Chromium use nears 2 is CPU-bound.
+   */
+  cpu: Record<'rawUp' | 'put' | 'rawDown' | 'get', { chromium: number; machine: number }>;
 }
 
 export interface StorageTransferResult {
@@ -91,31 +98,46 @@ export async function runStorageTransferBench(
     const rawDown: Record<string, number> = {};
     let put: PutTimed | undefined;
     let getMs = 0;
+    const cpu = {} as StorageTransferRun['cpu'];
+    const timed = async (what: keyof typeof cpu, fn: () => Promise<void>): Promise<void> => {
+      const c0 = cpuSnapshot();
+      await fn();
+      const use = cpuUse(c0, cpuSnapshot(), os.cpus().length);
+      const cores = (x: number): number => Math.round((x / use.wallS) * 100) / 100;
+      cpu[what] = { chromium: cores(use.ownS), machine: use.machineBusyCores };
+    };
     const steps: (() => Promise<void>)[] = [
+      // Each raw size is timed; the CPU kept is the last one's (256 KiB).
       async () => {
         for (const size of RAW_SIZES) {
-          const t = await rawStream(a.page, fileBytes, size);
-          rawUp[`${size / KiB}KiB`] = mbps(t);
-          add(allUp.get(size)!, t);
+          await timed('rawUp', async () => {
+            const t = await rawStream(a.page, fileBytes, size);
+            rawUp[`${size / KiB}KiB`] = mbps(t);
+            add(allUp.get(size)!, t);
+          });
         }
       },
-      async () => {
-        put = await putTimed(a.page, fileBytes, STRIPE, `bench-${r}.bin`);
-      },
+      () =>
+        timed('put', async () => {
+          put = await putTimed(a.page, fileBytes, STRIPE, `bench-${r}.bin`);
+        }),
       async () => {
         for (const size of RAW_SIZES) {
-          const t = await rawStream(b.page, fileBytes, size);
-          rawDown[`${size / KiB}KiB`] = mbps(t);
-          add(allDown.get(size)!, t);
+          await timed('rawDown', async () => {
+            const t = await rawStream(b.page, fileBytes, size);
+            rawDown[`${size / KiB}KiB`] = mbps(t);
+            add(allDown.get(size)!, t);
+          });
         }
       },
-      async () => {
-        const got = await getTimed(a.page, put!.id);
-        if (got.fileBytes !== fileBytes || got.sha256 !== put!.sha256) {
-          throw new Error(`run ${r}: the file read back differs from the one put`);
-        }
-        getMs = got.ms;
-      },
+      () =>
+        timed('get', async () => {
+          const got = await getTimed(a.page, put!.id);
+          if (got.fileBytes !== fileBytes || got.sha256 !== put!.sha256) {
+            throw new Error(`run ${r}: the file read back differs from the one put`);
+          }
+          getMs = got.ms;
+        }),
     ];
     // Raw up before or after the put, raw down before or after the get (the get needs the put).
     const order = r % 2 === 0 ? [0, 1, 2, 3] : [1, 0, 3, 2];
@@ -141,6 +163,7 @@ export async function runStorageTransferBench(
       getMBps: fileBytes / 1e6 / (getMs / 1000),
       rawUpMBps: rawUp,
       rawDownMBps: rawDown,
+      cpu,
     };
     details.push(run);
     const fmt = (o: Record<string, number>): string =>
@@ -150,7 +173,10 @@ export async function runStorageTransferBench(
     log(
       `storage-transfer ${r + 1}/${runs}: ${code} put ${run.putShardMBps.toFixed(1)} MB/s of shards ` +
         `(${run.putFileMBps.toFixed(1)} of file, ${p.stores} stores, ${p.localShards} local); ` +
-        `get ${run.getMBps.toFixed(1)} MB/s; raw A→B ${fmt(rawUp)}; raw B→A ${fmt(rawDown)} MB/s`,
+        `get ${run.getMBps.toFixed(1)} MB/s; raw A→B ${fmt(rawUp)}; raw B→A ${fmt(rawDown)} MB/s; ` +
+        `cores used by Chromium / machine: ${Object.entries(cpu)
+          .map(([k, c]) => `${k} ${c.chromium}/${c.machine}`)
+          .join(', ')}`,
     );
   }
   const best = (all: Map<number, Transfer>): string => {

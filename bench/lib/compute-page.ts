@@ -170,13 +170,25 @@ export function timePool(page: Page): Promise<void> {
     if (w.__poolTimes) return;
     const times: number[] = (w.__poolTimes = []);
     const run = pool.run.bind(pool);
+    const on = window as unknown as { __benchTrace?: boolean };
     pool.run = (...args) => {
+      if (!on.__benchTrace) return run(...args);
       const t = performance.now();
       const p = run(...args);
       void p.finally(() => times.push(performance.now() - t)).catch(() => {});
       return p;
     };
   });
+}
+
+/**
+ * Turns this page's `timePool` and `traceLink` recording on or off: off, the wrappers only
+ * pass calls through, so the headline round trips are measured without the marks' own cost.
+ */
+export function setTracing(page: Page, on: boolean): Promise<void> {
+  return page.evaluate((on) => {
+    (window as unknown as { __benchTrace?: boolean }).__benchTrace = on;
+  }, on);
 }
 
 export function takePoolTimes(page: Page): Promise<number[]> {
@@ -199,8 +211,10 @@ export function traceLink(page: Page, peer: string): Promise<void> {
     if (!link || w.__linkTimes) return;
     const times: Record<string, number> = (w.__linkTimes = {});
     type P = Parameters<typeof link.send>[0];
+    const flag = window as unknown as { __benchTrace?: boolean };
     const mark = (p: P, dir: string): void => {
-      if (p.env.t === 'cx.run') times[`${dir}:${p.env.re ?? p.env.id}`] = performance.now();
+      if (flag.__benchTrace && p.env.t === 'cx.run')
+        times[`${dir}:${p.env.re ?? p.env.id}`] = performance.now();
     };
     const send = link.send.bind(link);
     link.send = (p) => {

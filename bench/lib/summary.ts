@@ -126,38 +126,28 @@ export function summarize(r: BenchResult): SummaryRow[] {
         row('compute-local', 'pool / bare sandbox worker RTT', r.sandboxRatio),
       ];
     case 'compute-remote': {
+      const b = r.name;
       const limit = 2 * r.raw.median + 0.3;
       return [
-        row('compute-remote', 'remote no-op task RTT p50', r.compute, [
+        row(b, 'remote no-op task RTT p50', r.compute, [
           `≤ 2 × raw + 0.3 = ${limit.toFixed(2)} ms`,
           r.compute.median <= limit,
         ]),
-        row('compute-remote', 'task / raw RTT', r.ratio),
-        row('compute-remote', 'raw data-channel RTT p50', r.raw),
-        row('compute-remote', 'bus ping RTT p50', r.bus),
-        row(
-          'compute-remote',
-          "raw echo sent after a no-op in the peer's pool (floor)",
-          r.rawViaPool,
-        ),
-        row(
-          'compute-remote',
-          "bus request answered after a no-op in the peer's pool",
-          r.busViaPool,
-        ),
-        row(
-          'compute-remote',
-          'the same cx.run request by bus.request (no dispatcher)',
-          r.runRequest,
-        ),
-        row('compute-remote', "no-op in the peer's own pool", r.peerPool),
-        row('compute-remote', "peer's pool, after 1 ms idle", r.peerPoolIdle),
-        row('compute-remote', "peer's pool time within a remote task", r.poolInTask),
-        row('compute-remote', "caller's link: request sent → reply received", r.wireAndPeer),
-        row('compute-remote', "peer's link: request received → reply sent", r.peerHold),
-        row('compute-remote', "bus request to the peer's cx.kernel handler", r.kernelRequest),
-        row('compute-remote', 'remote task RTT p99', r.computeP99),
-        row('compute-remote', 'raw RTT p99', r.rawP99),
+        row(b, 'task / raw RTT', r.ratio),
+        row(b, 'raw data-channel RTT p50', r.raw),
+        row(b, 'bus ping RTT p50', r.bus),
+        row(b, "raw echo sent after a no-op in the peer's pool (floor)", r.rawViaPool),
+        row(b, "bus request answered after a no-op in the peer's pool", r.busViaPool),
+        row(b, 'the same cx.run request by bus.request (no dispatcher)', r.runRequest),
+        row(b, "no-op in the peer's own pool", r.peerPool),
+        row(b, "peer's pool, after 1 ms idle", r.peerPoolIdle),
+        row(b, 'remote task RTT p50 with the marks below on', r.traced),
+        row(b, "peer's pool time within a remote task", r.poolInTask),
+        row(b, "caller's link: request sent → reply received", r.wireAndPeer),
+        row(b, "peer's link: request received → reply sent", r.peerHold),
+        row(b, "bus request to the peer's cx.kernel handler", r.kernelRequest),
+        row(b, 'remote task RTT p99', r.computeP99),
+        row(b, 'raw RTT p99', r.rawP99),
       ];
     }
     case 'compute-throughput': {
