@@ -132,6 +132,19 @@ export class Bus {
     this.#links.delete(nodeId);
   }
 
+  /**
+   * A second link to a neighbour that lost the tie-break (both sides dialed at once): nothing
+   * more is sent on it, but what the neighbour sent on it before it switched is still
+   * delivered (closing it at once lost those requests, and their callers waited for their
+   * timeouts). The caller closes it once that can no longer arrive.
+   */
+  retireLink(link: Link): void {
+    const id = link.peer.nodeId;
+    this.removeLink(id, link);
+    link.onPacket = (p) => this.#receive(p, id);
+    link.onReject = (reason, detail) => this.#reject(id, reason, detail);
+  }
+
   link(nodeId: string): Link | undefined {
     return this.#links.get(nodeId);
   }

@@ -69,6 +69,12 @@ export interface VersionMismatch {
   message: string;
 }
 
+/**
+ * How long a link that lost a simultaneous-dial tie-break keeps delivering before it closes:
+ * what the peer sent on it before switching is queued in the channel, at most a few MiB.
+ */
+const RETIRE_MS = 5000;
+
 /** Mismatched peers remembered (node ids are per page load, so a reloaded peer is new). */
 const MAX_MISMATCHED = 256;
 
@@ -102,6 +108,8 @@ export class MeshNode extends Emitter<{
   /** Peers that failed with PROTOCOL_MISMATCH: never dialed again (they may still dial us). */
   readonly #mismatched = new Map<string, VersionMismatch>();
   readonly #timers: (() => void)[] = [];
+  /** Links that lost a simultaneous-dial tie-break, until they close (see `#admit`). */
+  readonly #retired = new Set<Link>();
   #closed = false;
 
   private constructor(
@@ -250,6 +258,8 @@ export class MeshNode extends Emitter<{
     await Promise.all([bye, this.#c.directory.leave(this.#directoryId).catch(() => {})]);
     this.bus.close();
     for (const id of this.bus.neighbours()) this.bus.link(id)?.close();
+    for (const l of this.#retired) l.close();
+    this.#retired.clear();
     this.#c.transport.close();
   }
 
@@ -294,14 +304,19 @@ export class MeshNode extends Emitter<{
     if (this.#closed) return link.close();
     const existing = this.bus.link(peer);
     if (existing) {
-      // Both sides dialed at once: keep the channel dialed by the lower id, on both ends.
+      // Both sides dialed at once: keep the channel dialed by the lower id, on both ends. The
+      // other retires: it still delivers what the peer sent on it before switching.
       const dialer = (l: Link): string => (l.framed.channel.initiator ? this.id : peer);
       const keep = dialer(existing) < dialer(link) ? existing : link;
       const drop = keep === existing ? link : existing;
-      if (keep === existing) return drop.close();
-      this.bus.removeLink(peer, drop);
       drop.onClose = undefined;
-      drop.close();
+      this.bus.retireLink(drop);
+      this.#retired.add(drop);
+      this.#c.clock.setTimeout(() => {
+        this.#retired.delete(drop);
+        drop.close();
+      }, RETIRE_MS);
+      if (keep === existing) return;
     }
     this.stats.linksOpened++;
     link.onClose = () => {

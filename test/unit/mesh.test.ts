@@ -1,3 +1,4 @@
+import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { newMeshKey } from '../../src/core/identity.ts';
 import { MemoryNetwork } from '../../src/core/testing/memory-network.ts';
@@ -130,5 +131,55 @@ describe('mesh on the in-memory network', () => {
     const rtt = a.rtt.ping(c.id);
     await clock.advance(100);
     await expect(rtt).resolves.toBeGreaterThan(0);
+  });
+
+  it('two nodes that dial each other at once keep one link and lose no request', async () => {
+    for (const seed of [5, 6, 7, 8, 9, 10]) {
+      const { clock, net, bytes, meshKey } = setup(seed);
+      const rediscoverMs = 1000;
+      const a = await createSimNode(net, bytes, { meshKey, rediscoverMs });
+      const b = await createSimNode(net, bytes, { meshKey, rediscoverMs });
+      // Cut before either starts: both are listed in the directory, neither can reach the
+      // other, and both redial on the same tick (started together) once the cut heals.
+      net.cut(a.node.id, b.node.id);
+      void a.node.start();
+      void b.node.start();
+      // Just before the third redial tick (both started at 0).
+      await clock.advance(2990);
+      expect(a.node.bus.link(b.node.id)).toBeUndefined();
+      for (const m of [a, b]) m.node.bus.handle('echo', v.unknown(), (msg) => msg.body);
+      net.heal();
+      // Requests go out every ms through the dial race; none may be lost with a dropped link.
+      const asked: Promise<unknown>[] = [];
+      const t0 = clock.now();
+      for (let t = 0; t < 300; t++) {
+        for (const [from, to] of [
+          [a, b],
+          [b, a],
+        ] as const) {
+          if (from.node.bus.link(to.node.id)) {
+            asked.push(from.node.bus.request(to.node.id, 'echo', { t }, { timeoutMs: 30_000 }));
+          }
+        }
+        await clock.advance(1);
+      }
+      expect(asked.length).toBeGreaterThan(0);
+      let settled = 0;
+      for (const p of asked) void p.then(() => settled++);
+      await clock.advance(500);
+      // All answered within half a second of the race, not after their 30 s timeout.
+      expect({ seed, settled, at: clock.now() - t0 }).toMatchObject({ settled: asked.length });
+      expect(a.node.bus.link(b.node.id)).toBeDefined();
+      expect(b.node.bus.link(a.node.id)).toBeDefined();
+      // The retired link closes after its grace; the kept one and the membership stay.
+      await clock.advance(6000);
+      expect(a.node.bus.link(b.node.id)).toBeDefined();
+      expect(b.node.bus.link(a.node.id)).toBeDefined();
+      expect(a.node.nodes().find((n) => n.id === b.node.id)?.state).toBe('direct');
+      const after = a.node.bus.request(b.node.id, 'echo', 1).then((r) => r.body);
+      await clock.advance(100);
+      await expect(after).resolves.toBe(1);
+      await Promise.all([a.node.close(), b.node.close()]);
+    }
   });
 });
