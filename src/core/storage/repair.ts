@@ -54,6 +54,33 @@ export async function inspect(
   return states;
 }
 
+/** Stripes repaired at once (each holds its n shards in memory while it is rebuilt). */
+const STRIPES_AT_ONCE = 3;
+
+/**
+ * Runs `fn` over `items`, `width` at a time. After a failure no new item starts; the first
+ * error is thrown once the running ones have settled, so nothing runs on after the caller.
+ */
+async function eachAtOnce<T>(
+  items: readonly T[],
+  width: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed: { error: unknown } | undefined;
+  const lane = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      try {
+        await fn(items[next++]!);
+      } catch (error) {
+        failed ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
+  if (failed) throw failed.error;
+}
+
 /** Indices of a stripe's shards that need a new store (bad, offline or crowded). */
 function targetsOf(states: readonly ShardState[]): number[] {
   const seen = new Set<string>();
@@ -87,16 +114,18 @@ export async function repairFile(
     throw new NotOwnerError(`file ${file}: only the owner's key can re-sign its manifest`);
   }
   const next = states.map((st) => st.map((x) => ({ ...x })));
-  for (let s = 0; s < states.length; s++) {
-    const targets = targetsOf(states[s]!);
-    if (targets.length === 0) continue;
-    if (states[s]!.filter((x) => x.status === 'ok').length < k) {
-      report.unrecoverable.push(s);
-      continue;
-    }
+  const todo: number[] = [];
+  states.forEach((st, s) => {
+    if (targetsOf(st).length === 0) return;
+    if (st.filter((x) => x.status === 'ok').length < k) report.unrecoverable.push(s);
+    else todo.push(s);
+  });
+  // A few stripes at once: one stripe's fetch, rebuild and put each leave the others idle.
+  await eachAtOnce(todo, STRIPES_AT_ONCE, async (s) => {
     const full = await completeStripe(ctx, man, await fetchStripe(ctx, man, s, opts.signal));
-    report.rebuilt += await replace(ctx, man, s, full, targets, next[s]!, opts.signal);
-  }
+    const placed = await replace(ctx, man, s, full, targetsOf(states[s]!), next[s]!, opts.signal);
+    report.rebuilt += placed;
+  });
   if (report.rebuilt === 0) return report;
   const updated = await resign(ctx, man, next);
   const newStores = new Set(updated.body.stores);
