@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
-import { build, type Rolldown } from 'vite';
 import type { makeKernel } from '../src/core/compute/kernel.ts';
 import type { SandboxPool } from '../src/platform/compute/sandbox-pool.ts';
 import type { SandboxFrame } from '../src/platform/compute/sandbox/sandbox-frame.ts';
+import { installBundle, reexport } from './lib/page-bundle.ts';
 
 /**
  * Local compute: a no-op task's round trip through the sandbox pool (page → worker in the
@@ -61,46 +58,18 @@ export interface ComputeLocalResult {
   };
 }
 
-const ROOT = resolve(import.meta.dirname, '..');
-let bundle: Promise<string> | undefined;
+const SANDBOX_EXPORTS = [
+  reexport('src/platform/compute/sandbox-pool.ts', 'SandboxPool'),
+  reexport('src/platform/compute/sandbox/sandbox-frame.ts', 'SandboxFrame'),
+  reexport('src/core/compute/kernel.ts', 'makeKernel'),
+];
 
-/** Builds `SandboxPool`, `SandboxFrame` and `makeKernel` as one minified IIFE with Vite. */
-export function sandboxBundle(): Promise<string> {
-  bundle ??= (async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wos-sandbox-'));
-    const entry = join(dir, 'entry.ts');
-    writeFileSync(
-      entry,
-      [
-        `export { SandboxPool } from '${ROOT}/src/platform/compute/sandbox-pool.ts';`,
-        `export { SandboxFrame } from '${ROOT}/src/platform/compute/sandbox/sandbox-frame.ts';`,
-        `export { makeKernel } from '${ROOT}/src/core/compute/kernel.ts';`,
-      ].join('\n'),
-    );
-    const out = await build({
-      configFile: false,
-      root: ROOT,
-      logLevel: 'warn',
-      build: {
-        write: false,
-        target: 'es2022',
-        minify: true,
-        lib: { entry, formats: ['iife'], name: '__wosSandbox', fileName: 'sandbox' },
-      },
-    }).finally(() => rmSync(dir, { recursive: true, force: true }));
-    const outputs = Array.isArray(out) ? out : [out as Rolldown.RolldownOutput];
-    const main = outputs.flatMap((o) => o.output).find((f) => f.type === 'chunk');
-    if (main?.type !== 'chunk') throw new Error('the sandbox bundle has no script');
-    return main.code;
-  })();
-  return bundle;
-}
-
-/** Makes `window.__wosSandbox` available in `page` (already on the app's origin). */
-export async function installSandboxPool(page: Page): Promise<void> {
-  const script = await sandboxBundle();
-  // tsx compiles with esbuild's `keepNames`: functions serialised into the page call `__name`.
-  await page.addScriptTag({ content: `globalThis.__name ??= (f) => f;\n${script}` });
+/**
+ * Makes `window.__wosSandbox` (`SandboxPool`, `SandboxFrame`, `makeKernel`, built with Vite)
+ * available in `page` (already on the app's origin).
+ */
+export function installSandboxPool(page: Page): Promise<void> {
+  return installBundle(page, '__wosSandbox', SANDBOX_EXPORTS);
 }
 
 export interface ComputeLocalOptions {

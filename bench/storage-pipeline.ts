@@ -1,9 +1,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sealChunk, TAG_BYTES } from '../src/core/storage/cipher.ts';
-import type { StripeCoder } from '../src/core/storage/storage-context.ts';
 import { deriveFileKeys, importStorageRootKey, newFileId } from '../src/core/storage/keys.ts';
-import type { FileKeys } from '../src/core/storage/keys.ts';
+import { StripedFile } from './lib/striped-file.ts';
 import { createNodeErasureCoder } from '../src/platform/storage/rs-wasm-node.ts';
 import { createNodeWorkerCoder } from '../src/platform/storage/worker-coder-node.ts';
 
@@ -170,71 +168,6 @@ export async function runStoragePipelineBench(
     codes: result,
     goal: 0.8,
   };
-}
-
-/** A file cut into sealed chunks of `shardBytes` (plaintext shardBytes − 16), k per stripe. */
-class StripedFile {
-  readonly #chunks: Uint8Array[] = [];
-  readonly #stripes: number;
-
-  constructor(
-    readonly subtle: SubtleCrypto,
-    readonly keys: FileKeys,
-    file: Uint8Array,
-    readonly k: number,
-    readonly shardBytes: number,
-  ) {
-    const plain = shardBytes - TAG_BYTES;
-    for (let o = 0; o < file.length; o += plain) this.#chunks.push(file.subarray(o, o + plain));
-    this.#stripes = Math.ceil(this.#chunks.length / k);
-  }
-
-  /** The k data shards of stripe s: its sealed chunks, the last stripe zero padded. */
-  async sealStripe(s: number): Promise<Uint8Array[]> {
-    const last = this.#chunks.length - 1;
-    const ids = [...Array(this.k).keys()].map((i) => s * this.k + i).filter((c) => c <= last);
-    const sealed = await Promise.all(
-      ids.map((c) => sealChunk(this.subtle, this.keys, c, this.#chunks[c]!, c === last)),
-    );
-    return Array.from({ length: this.k }, (_, i) => {
-      const c = sealed[i];
-      if (c?.length === this.shardBytes) return c;
-      const padded = new Uint8Array(this.shardBytes);
-      if (c) padded.set(c);
-      return padded;
-    });
-  }
-
-  async sealAll(): Promise<Uint8Array[][]> {
-    const out: Uint8Array[][] = [];
-    for (let s = 0; s < this.#stripes; s++) out.push(await this.sealStripe(s));
-    return out;
-  }
-
-  /**
-   * Seals up to `depth` stripes ahead while coding the current one; returns the shard count.
-   * An in-thread coder blocks until its stripe is coded; a worker coder's stripe is handed over
-   * (`encodeOwned`) and the next one is sealed meanwhile, at most 2 stripes at the coder.
-   */
-  async pipeline(coder: StripeCoder, n: number, depth: number): Promise<number> {
-    const ahead: Promise<Uint8Array[]>[] = [];
-    const coding: Promise<number>[] = [];
-    let next = 0;
-    let shards = 0;
-    for (let s = 0; s < this.#stripes; s++) {
-      while (next < this.#stripes && ahead.length < depth) ahead.push(this.sealStripe(next++));
-      const data = await ahead.shift()!;
-      if (next < this.#stripes) ahead.push(this.sealStripe(next++));
-      const m = n - this.k;
-      const coded = coder.encodeOwned
-        ? coder.encodeOwned(data, m)
-        : Promise.resolve(coder.encode(data, m)).then((p) => [...data, ...p]);
-      coding.push(coded.then((all) => all.length));
-      if (coding.length >= 2) shards += await coding.shift()!;
-    }
-    for (const c of coding) shards += await c;
-    return shards;
-  }
 }
 
 function randomBytes(n: number): Uint8Array {

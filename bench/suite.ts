@@ -12,6 +12,7 @@ import { runComputeGpuSuite } from './compute-gpu-suite.ts';
 import { runComputeLocalSuite } from './compute-local-suite.ts';
 import { runComputeProfile, type ComputeProfileResult } from './compute-profile.ts';
 import { runComputeRemoteBench } from './compute-remote.ts';
+import { runStoragePipelineTabBench } from './storage-pipeline-tab.ts';
 import { runComputeThroughputBench } from './compute-throughput.ts';
 import { runFailureBench } from './failure.ts';
 import { runJoinBench } from './join.ts';
@@ -42,6 +43,7 @@ export const BENCHES = [
   'compute-throughput',
   'compute-gpu',
   'storage-pipeline',
+  'storage-pipeline-tab',
   'storage-transfer',
   'storage-repair',
   'account-signin',
@@ -191,6 +193,8 @@ async function runOne(name: string, o: Options): Promise<BenchResult | Diagnosti
         return await runComputeProfile(h, o.tasks, log);
       case 'compute-gpu':
         return await runComputeGpuSuite(h, o.runs, log);
+      case 'storage-pipeline-tab':
+        return await runStoragePipelineTabBench(h, o.runs, log);
       case 'storage-transfer':
         return await runStorageTransferBench(h, o.runs, o.fileMiB, log);
       case 'storage-repair':

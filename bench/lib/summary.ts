@@ -10,6 +10,7 @@ import type { ComputeLocalSuiteResult } from '../compute-local-suite.ts';
 import type { RemoteResult } from '../compute-remote.ts';
 import type { ComputeThroughputResult } from '../compute-throughput.ts';
 import type { StoragePipelineSuiteResult } from '../storage-pipeline-suite.ts';
+import type { StoragePipelineTabResult } from '../storage-pipeline-tab.ts';
 import type { StorageRepairResult } from '../storage-repair.ts';
 import type { StorageTransferResult } from '../storage-transfer.ts';
 import type { SummaryRow } from './report.ts';
@@ -27,6 +28,7 @@ export type BenchResult =
   | ComputeThroughputResult
   | ComputeGpuSuiteResult
   | StoragePipelineSuiteResult
+  | StoragePipelineTabResult
   | StorageTransferResult
   | StorageRepairResult
   | AccountSigninResult
@@ -184,11 +186,12 @@ export function summarize(r: BenchResult): SummaryRow[] {
     case 'storage-pipeline':
       return [
         ...Object.entries(r.codes).flatMap(([code, c]) => [
+          // The goal is judged in a tab (storage-pipeline-tab), where the product runs this:
+          // Node's WebCrypto seals on its thread pool, so "AES alone" there takes both cores.
           row(
             'storage-pipeline',
-            `${code} pipeline (coder in a worker) / min(cipher, coder)`,
+            `${code} Node: pipeline (worker) / min(cipher, coder)`,
             c.workerRatio,
-            atLeast(c.workerRatio, 0.8, c.workerRatio.goal),
           ),
           row('storage-pipeline', `${code} same, coder on the main thread`, c.ratio),
           row('storage-pipeline', `${code} same, if nothing overlapped`, c.serialRatio),
@@ -205,6 +208,24 @@ export function summarize(r: BenchResult): SummaryRow[] {
         row('storage-pipeline', 'memcpy (ceiling)', r.memcpy),
         row('storage-pipeline', 'Node process CPU during the run', r.ownCores),
         row('storage-pipeline', 'whole machine busy during the run', r.machineBusyCores),
+      ];
+    case 'storage-pipeline-tab':
+      return [
+        ...Object.entries(r.codes).flatMap(([code, c]) => [
+          row(
+            'storage-pipeline-tab',
+            `${code} pipeline / min(cipher, coder), in a tab`,
+            c.ratio,
+            atLeast(c.ratio, 0.8, c.ratio.goal),
+          ),
+          row('storage-pipeline-tab', `${code} encrypt + code pipeline`, c.pipeline),
+          row('storage-pipeline-tab', `${code} AES-256-GCM alone (page thread)`, c.aesGcm),
+          row(
+            'storage-pipeline-tab',
+            `${code} RS encode alone (${r.coderWorkers} coder worker${r.coderWorkers === 1 ? '' : 's'})`,
+            c.coderEncode,
+          ),
+        ]),
       ];
     case 'storage-transfer':
       return [

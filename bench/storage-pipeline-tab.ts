@@ -1,0 +1,203 @@
+import type { Harness } from './lib/harness.ts';
+import { installBundle, reexport } from './lib/page-bundle.ts';
+import { stat, type Stat } from './lib/stats.ts';
+import type { StripedFile } from './lib/striped-file.ts';
+import type { deriveFileKeys, importStorageRootKey, newFileId } from '../src/core/storage/keys.ts';
+
+/**
+ * The storage write path's CPU stages in a real tab, where WOS runs them: one WOS tab (no
+ * peers), a 32 MiB file in 4 MiB stripes, for the (4,6) and (2,4) codes.
+ *
+ * - AES-256-GCM alone: the product's `sealChunk` (WebCrypto) on the page's main thread, as the
+ *   uploader seals. Chromium runs WebCrypto on the calling thread (a 2 MiB seal returns after
+ *   ~4 ms of the page's time), so this stage takes one core.
+ * - The coder alone: the tab's own coder (`BrowserRuntime.coder`: our SIMD Reed-Solomon in
+ *   `WorkerStripeCoder`'s Web Workers), every stripe handed over with `encodeOwned` (buffers
+ *   transferred) and at most 2 stripes at the coder, as the uploader feeds it; the stripes'
+ *   copies are made before the clock starts.
+ * - The pipeline: `StripedFile.pipeline` (bench/lib/striped-file.ts, the Node bench's): seal
+ *   the next stripes while the coder encodes this one, at most 2 at the coder.
+ *
+ * Per run every stage runs three times in turn (after one warm-up pass), each stage's median;
+ * a run's ratio compares stages measured moments apart. Goal (issue #4): pipeline ≥ 0.8 ×
+ * min(cipher, coder). MB/s = 10^6 bytes of file plaintext per second.
+ */
+export interface StoragePipelineTabRun {
+  aesGcm: number;
+  coderEncode: number;
+  pipeline: number;
+}
+
+export interface StoragePipelineTabResult {
+  name: 'storage-pipeline-tab';
+  fileBytes: number;
+  stripeBytes: number;
+  /** Web Workers the tab's coder may start (`WorkerStripeCoder`'s pool size). */
+  coderWorkers: number;
+  codes: Record<
+    string,
+    {
+      aesGcm: Stat;
+      coderEncode: Stat;
+      pipeline: Stat;
+      /** pipeline / min(aesGcm, coderEncode), per run. */
+      ratio: Stat & { goal: string };
+      details: StoragePipelineTabRun[];
+    }
+  >;
+}
+
+interface PipeGlobals {
+  StripedFile: typeof StripedFile;
+  importStorageRootKey: typeof importStorageRootKey;
+  deriveFileKeys: typeof deriveFileKeys;
+  newFileId: typeof newFileId;
+}
+
+declare global {
+  interface Window {
+    __wosPipe: PipeGlobals;
+  }
+}
+
+const EXPORTS = [
+  reexport('bench/lib/striped-file.ts', 'StripedFile'),
+  reexport('src/core/storage/keys.ts', 'importStorageRootKey', 'deriveFileKeys', 'newFileId'),
+];
+
+const MiB = 1 << 20;
+const CODES: [number, number][] = [
+  [4, 6],
+  [2, 4],
+];
+const SAMPLES = 3;
+
+export async function runStoragePipelineTabBench(
+  h: Harness,
+  runs: number,
+  log: (line: string) => void,
+): Promise<StoragePipelineTabResult> {
+  const tab = await h.openTab(h.url);
+  await installBundle(tab.page, '__wosPipe', EXPORTS);
+  const fileBytes = 32 * MiB;
+  const stripeBytes = 4 * MiB;
+  const perCode = new Map<string, StoragePipelineTabRun[]>();
+  let coderWorkers = 0;
+  for (let r = 0; r < runs; r++) {
+    const out = await tab.page.evaluate(inPage, {
+      fileBytes,
+      stripeBytes,
+      codes: CODES,
+      samples: SAMPLES,
+    });
+    coderWorkers = out.workers;
+    for (const [code, run] of Object.entries(out.codes)) {
+      perCode.set(code, [...(perCode.get(code) ?? []), run]);
+    }
+    log(
+      `storage-pipeline-tab ${r + 1}/${runs}: ` +
+        Object.entries(out.codes)
+          .map(
+            ([code, c]) =>
+              `${code} AES-GCM ${c.aesGcm}, coder ${c.coderEncode}, pipeline ${c.pipeline} MB/s ` +
+              `(${(c.pipeline / Math.min(c.aesGcm, c.coderEncode)).toFixed(2)}×)`,
+          )
+          .join('; '),
+    );
+  }
+  const codes: StoragePipelineTabResult['codes'] = {};
+  for (const [code, details] of perCode) {
+    const pick = (f: (d: StoragePipelineTabRun) => number): number[] => details.map(f);
+    codes[code] = {
+      aesGcm: stat(
+        'MB/s',
+        pick((d) => d.aesGcm),
+        0,
+      ),
+      coderEncode: stat(
+        'MB/s',
+        pick((d) => d.coderEncode),
+        0,
+      ),
+      pipeline: stat(
+        'MB/s',
+        pick((d) => d.pipeline),
+        0,
+      ),
+      ratio: {
+        ...stat(
+          '×',
+          pick((d) => d.pipeline / Math.min(d.aesGcm, d.coderEncode)),
+          2,
+        ),
+        goal: '≥ 0.8',
+      },
+      details,
+    };
+  }
+  return { name: 'storage-pipeline-tab', fileBytes, stripeBytes, coderWorkers, codes };
+}
+
+async function inPage(o: {
+  fileBytes: number;
+  stripeBytes: number;
+  codes: [number, number][];
+  samples: number;
+}): Promise<{ workers: number; codes: Record<string, StoragePipelineTabRun> }> {
+  const { StripedFile, importStorageRootKey, deriveFileKeys, newFileId } = window.__wosPipe;
+  const rt = await window.__wosApp.started;
+  const coder = rt.coder;
+  if (!coder.encodeOwned)
+    throw new Error('the tab runs its coder on the main thread, not in workers');
+  const encodeOwned = coder.encodeOwned.bind(coder);
+  const subtle = crypto.subtle;
+  const random = (n: number): Uint8Array => {
+    const b = new Uint8Array(n);
+    for (let i = 0; i < n; i += 65_536) crypto.getRandomValues(b.subarray(i, i + 65_536));
+    return b;
+  };
+  const root = await importStorageRootKey(subtle, random(32));
+  const keys = await deriveFileKeys(subtle, root, newFileId(random));
+  const file = random(o.fileBytes);
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const mbps = (ms: number): number => Math.round(o.fileBytes / 1e6 / (ms / 1000));
+  const out: Record<string, StoragePipelineTabRun> = {};
+  for (const [k, n] of o.codes) {
+    const striped = new StripedFile(subtle, keys, file, k, o.stripeBytes / k);
+    const sealed = await striped.sealAll();
+    /** Every stripe to the coder, at most 2 there at once (copies made before the clock). */
+    const coderAlone = async (): Promise<number> => {
+      const copies = sealed.map((d) => d.map((c) => c.slice()));
+      const t0 = performance.now();
+      const at: Promise<Uint8Array[]>[] = [];
+      for (const d of copies) {
+        at.push(encodeOwned(d, n - k));
+        if (at.length >= 2) await at.shift();
+      }
+      await Promise.all(at);
+      return performance.now() - t0;
+    };
+    const timed = async (fn: () => Promise<unknown>): Promise<number> => {
+      const t0 = performance.now();
+      await fn();
+      return performance.now() - t0;
+    };
+    const t = { aes: [] as number[], coder: [] as number[], pipe: [] as number[] };
+    for (let s = -1; s < o.samples; s++) {
+      const aes = await timed(() => striped.sealAll());
+      const cod = await coderAlone();
+      const pipe = await timed(() => striped.pipeline(coder, n, 2));
+      if (s < 0) continue; // warm-up
+      t.aes.push(aes);
+      t.coder.push(cod);
+      t.pipe.push(pipe);
+    }
+    out[`(${k},${n})`] = {
+      aesGcm: mbps(median(t.aes)),
+      coderEncode: mbps(median(t.coder)),
+      pipeline: mbps(median(t.pipe)),
+    };
+  }
+  const workers = (coder as unknown as { workers?: number }).workers ?? 0;
+  return { workers, codes: out };
+}
