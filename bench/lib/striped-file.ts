@@ -59,12 +59,14 @@ export class StripedFile {
     for (let s = 0; s < this.#stripes; s++) {
       while (next < this.#stripes && ahead.length < depth) ahead.push(this.sealStripe(next++));
       const data = await ahead.shift()!;
-      if (next < this.#stripes) ahead.push(this.sealStripe(next++));
       const m = n - this.k;
+      // To the coder first: where WebCrypto runs on the calling thread (Chromium), sealing the
+      // next stripe first would hold this one back for a whole seal.
       const coded = coder.encodeOwned
         ? coder.encodeOwned(data, m)
         : Promise.resolve(coder.encode(data, m)).then((p) => [...data, ...p]);
       coding.push(coded.then((all) => all.length));
+      if (next < this.#stripes) ahead.push(this.sealStripe(next++));
       if (coding.length >= 2) shards += await coding.shift()!;
     }
     for (const c of coding) shards += await c;
