@@ -7,6 +7,9 @@ import { MEMORY_DB } from './options.ts';
 
 let sqlJs: Promise<SqlJsStatic> | undefined;
 
+/** Non-durable changes are written at most this long after they were made. */
+export const LAZY_SAVE_MS = 5000;
+
 /** The sql.js (SQLite compiled to wasm) module, loaded once per process. */
 function loadSqlJs(): Promise<SqlJsStatic> {
   sqlJs ??= initSqlJs();
@@ -24,11 +27,19 @@ export type Row = Record<string, SqlValue>;
  *
  * A missing file is created (with its directory) only by the first change, so a server that
  * never stores anything leaves no file behind.
+ *
+ * A change made with `{ durable: false }` (login failure counters: a flood of wrong passwords
+ * must not cost one whole-file write each) is committed in memory and saved with the next
+ * durable change, or by a timer within `LAZY_SAVE_MS`, or on `close`; a crash may lose it.
  */
 export class SqliteFile {
   private db: Database;
   /** The state before the current change (last written, loaded or set up), for rollback. */
   private saved: Uint8Array | undefined;
+  /** A timer that saves non-durable changes not yet written. */
+  private lazySave: ReturnType<typeof setTimeout> | undefined;
+  /** Whole-file writes so far (tests and metrics). */
+  writes = 0;
 
   private constructor(
     private readonly SQL: SqlJsStatic,
@@ -92,9 +103,12 @@ export class SqliteFile {
   /**
    * Runs `change` (statements via `run`) in one transaction, then saves the file. If `change`
    * throws, the transaction is rolled back; if saving fails, memory is restored to the last saved
-   * image and StorageFailedError is thrown.
+   * image and StorageFailedError is thrown. `durable: false` defers the save (see the class).
    */
-  change<T>(change: (run: (sql: string, params?: BindParams) => number) => T): T {
+  change<T>(
+    change: (run: (sql: string, params?: BindParams) => number) => T,
+    { durable = true } = {},
+  ): T {
     const run = (sql: string, params: BindParams = null): number => {
       this.db.run(sql, params);
       return this.db.getRowsModified();
@@ -108,24 +122,46 @@ export class SqliteFile {
       this.db.run('ROLLBACK');
       throw err;
     }
-    if (this.persistent) {
-      let image: Uint8Array;
-      try {
-        image = this.db.export();
-        this.configure();
-        writeAtomically(this.file, image);
-      } catch (err) {
-        this.db.close();
-        this.db = this.openImage(this.saved);
-        throw new StorageFailedError(err);
-      }
-      this.saved = image;
+    if (!this.persistent) return result;
+    if (!durable) {
+      this.lazySave ??= setTimeout(() => this.saveLazy(), LAZY_SAVE_MS);
+      this.lazySave.unref?.();
+      return result;
     }
+    this.save();
     return result;
   }
 
   close(): void {
+    if (this.lazySave) this.saveLazy();
     this.db.close();
+  }
+
+  /** Writes the whole image now; on failure restores the last saved one and throws. */
+  private save(): void {
+    clearTimeout(this.lazySave);
+    this.lazySave = undefined;
+    let image: Uint8Array;
+    try {
+      image = this.db.export();
+      this.configure();
+      writeAtomically(this.file, image);
+      this.writes++;
+    } catch (err) {
+      this.db.close();
+      this.db = this.openImage(this.saved);
+      throw new StorageFailedError(err);
+    }
+    this.saved = image;
+  }
+
+  /** The timer's save: a failure drops the deferred changes (counters), nothing else. */
+  private saveLazy(): void {
+    try {
+      this.save();
+    } catch {
+      // Memory is back at the last saved image; the next change saves again.
+    }
   }
 
   private openImage(image: Uint8Array | undefined): Database {

@@ -14,6 +14,9 @@ import type { Verifier } from './verifier.ts';
 /** 2: failures per (handle, network) instead of per handle; used challenges. */
 export const SCHEMA_VERSION = 2;
 
+/** Most login-failure windows kept (all handles and networks); the oldest go first. */
+export const MAX_FAILURE_ROWS = 100_000;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
@@ -80,7 +83,10 @@ export interface ChallengeUse extends LiveChallenge {
 export class AccountStore {
   private accountCount: number;
 
-  private constructor(private readonly db: SqliteFile) {
+  private constructor(
+    private readonly db: SqliteFile,
+    private readonly maxFailureRows: number,
+  ) {
     const version = Number(db.get('PRAGMA user_version')?.user_version ?? 0);
     if (version > SCHEMA_VERSION)
       throw new Error(`schema version ${version} is newer than this server (${SCHEMA_VERSION})`);
@@ -90,10 +96,10 @@ export class AccountStore {
     this.accountCount = Number(db.get('SELECT count(*) AS n FROM accounts')?.n ?? 0);
   }
 
-  static async open(file: string): Promise<AccountStore> {
+  static async open(file: string, maxFailureRows = MAX_FAILURE_ROWS): Promise<AccountStore> {
     const db = await SqliteFile.open(file);
     try {
-      return new AccountStore(db);
+      return new AccountStore(db, maxFailureRows);
     } catch (err) {
       db.close();
       throw new DatabaseOpenError(file, err);
@@ -209,21 +215,34 @@ export class AccountStore {
     now: number,
     windowMs: number,
   ): FailureWindow {
-    return this.db.change((run) => {
-      run('DELETE FROM login_failures WHERE window_start <= ?', [now - windowMs]);
-      run(
-        `INSERT INTO login_failures (handle_key, source, window_start, count) VALUES (?, ?, ?, 1)
-         ON CONFLICT(handle_key, source) DO UPDATE SET count = count + 1`,
-        [handleKey, source, now],
-      );
-      return this.failures(handleKey, source)!;
-    });
+    // Not durable: a flood of wrong passwords must not cost a whole-file write each.
+    return this.db.change(
+      (run) => {
+        run('DELETE FROM login_failures WHERE window_start <= ?', [now - windowMs]);
+        run(
+          `INSERT INTO login_failures (handle_key, source, window_start, count) VALUES (?, ?, ?, 1)
+           ON CONFLICT(handle_key, source) DO UPDATE SET count = count + 1`,
+          [handleKey, source, now],
+        );
+        // A global cap, oldest windows first: memory stays bounded whatever the spread of
+        // handles and networks an attack uses.
+        run(
+          `DELETE FROM login_failures WHERE rowid IN (SELECT rowid FROM login_failures
+           ORDER BY window_start LIMIT max(0, (SELECT count(*) FROM login_failures) - ?))`,
+          [this.maxFailureRows],
+        );
+        return this.failures(handleKey, source)!;
+      },
+      { durable: false },
+    );
   }
 
   clearFailures(handleKey: string, source: Uint8Array): void {
     if (!this.failures(handleKey, source)) return;
-    this.db.change((run) =>
-      run('DELETE FROM login_failures WHERE handle_key = ? AND source = ?', [handleKey, source]),
+    this.db.change(
+      (run) =>
+        run('DELETE FROM login_failures WHERE handle_key = ? AND source = ?', [handleKey, source]),
+      { durable: false },
     );
   }
 
