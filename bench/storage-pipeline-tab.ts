@@ -8,9 +8,9 @@ import type { deriveFileKeys, importStorageRootKey, newFileId } from '../src/cor
  * The storage write path's CPU stages in a real tab, where WOS runs them: one WOS tab (no
  * peers), a 32 MiB file in 4 MiB stripes, for the (4,6) and (2,4) codes.
  *
- * - AES-256-GCM alone: the product's `sealChunk` (WebCrypto) on the page's main thread, as the
- *   uploader seals. Chromium runs WebCrypto on the calling thread (a 2 MiB seal returns after
- *   ~4 ms of the page's time), so this stage takes one core.
+ * - AES-256-GCM alone: the uploader's `sealPieces` (WebCrypto) on the page's main thread.
+ *   Chromium runs WebCrypto on the calling thread (a 2 MiB seal returns after ~4 ms of the
+ *   page's time), so this stage takes one core.
  * - The coder alone: the tab's own coder (`BrowserRuntime.coder`: our SIMD Reed-Solomon in
  *   `WorkerStripeCoder`'s Web Workers), every stripe handed over with `encodeOwned` (buffers
  *   transferred) and at most 2 stripes at the coder, as the uploader feeds it; the stripes'

@@ -1,4 +1,5 @@
-import { sealChunk, TAG_BYTES } from '../../src/core/storage/cipher.ts';
+import { TAG_BYTES } from '../../src/core/storage/cipher.ts';
+import { sealPieces } from '../../src/core/storage/seal-stripe.ts';
 import type { FileKeys } from '../../src/core/storage/keys.ts';
 import type { StripeCoder } from '../../src/core/storage/storage-context.ts';
 
@@ -28,9 +29,10 @@ export class StripedFile {
   async sealStripe(s: number): Promise<Uint8Array[]> {
     const last = this.#chunks.length - 1;
     const ids = [...Array(this.k).keys()].map((i) => s * this.k + i).filter((c) => c <= last);
-    const sealed = await Promise.all(
-      ids.map((c) => sealChunk(this.subtle, this.keys, c, this.#chunks[c]!, c === last)),
-    );
+    // The uploader's own sealing (seal-stripe.ts), pieces as they are, k per stripe.
+    const pieces = ids.map((c) => this.#chunks[c]!);
+    const lastStripe = ids.at(-1) === last;
+    const sealed = await sealPieces(this.subtle, this.keys, s * this.k, pieces, lastStripe);
     return Array.from({ length: this.k }, (_, i) => {
       const c = sealed[i];
       if (c?.length === this.shardBytes) return c;

@@ -1,8 +1,8 @@
 import { AbortError, WosError } from '../errors.ts';
-import { openChunk } from './chunk-stream.ts';
 import { stripeLength, type Manifest } from './manifest.ts';
 import { FileUnavailableError } from './service-errors.ts';
 import { fetchShard } from './shard-io.ts';
+import { openPieces } from './seal-stripe.ts';
 import { SignalFan } from './signal-fan.ts';
 import type { StorageContext } from './storage-context.ts';
 import { joinStripe } from './stripe.ts';
@@ -126,12 +126,7 @@ export async function decodeStripe(
     ? (shards.slice(0, k) as Uint8Array[])
     : (await completeStripe(ctx, man, shards)).slice(0, k);
   const count = man.body.stripes.length * k;
-  const pieces = await Promise.all(
-    data.map((sealed, i) => {
-      const index = s * k + i;
-      return openChunk(ctx.subtle, man.keys, index, sealed, index === count - 1, { count });
-    }),
-  );
+  const pieces = await openPieces(ctx.subtle, man.keys, s * k, data, count);
   return joinStripe(pieces, stripeLength(man.meta, s));
 }
 

@@ -3,7 +3,7 @@ import type { Catalog } from './catalog.ts';
 import { every } from '../clock.ts';
 import { AbortError, WosError } from '../errors.ts';
 import { deviceOfNode } from '../identity.ts';
-import { sealChunk } from './cipher.ts';
+import { sealPieces } from './seal-stripe.ts';
 import { deriveFileKeys, newFileId } from './keys.ts';
 import { sealManifestMeta, signManifest, type Manifest, type ManifestBody } from './manifest.ts';
 import { signDelete } from './owner.ts';
@@ -113,9 +113,7 @@ export async function uploadFile(
 
   const storeStripe = async (s: number, bytes: Uint8Array, last: boolean): Promise<void> => {
     const pieces = splitStripe(bytes, k);
-    const sealed = await Promise.all(
-      pieces.map((p, i) => sealChunk(ctx.subtle, keys, s * k + i, p, last && i === k - 1)),
-    );
+    const sealed = await sealPieces(ctx.subtle, keys, s * k, pieces, last);
     const shards = ctx.coder.encodeOwned
       ? await ctx.coder.encodeOwned(sealed, n - k)
       : [...sealed, ...(await ctx.coder.encode(sealed, n - k))];
