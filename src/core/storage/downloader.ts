@@ -48,11 +48,16 @@ export async function fetchStripe(
       }
       const order = ask();
       let nextAt = 0;
+      // Shards being fetched: a worker starts another only while fewer than k are good or on
+      // their way (counting only the good ones, a worker done early fetched a (k + 1)th shard
+      // while the last of the k was still coming: half as many bytes again for k = 2).
+      let pending = 0;
       const worker = async (): Promise<void> => {
-        while (good < k && nextAt < order.length) {
+        while (good + pending < k && nextAt < order.length) {
           if (signal?.aborted) throw new AbortError('get', signal.reason);
           const i = order[nextAt++]!;
           const store = storeOf(i);
+          pending++;
           try {
             const key = { file, stripe: s, index: i };
             const hash = layout.shards[i]![0];
@@ -65,6 +70,8 @@ export async function fetchStripe(
               bad.add(i);
               ctx.onBadShard?.(file, s, i, store);
             }
+          } finally {
+            pending--;
           }
         }
       };
