@@ -8,7 +8,7 @@ import { MEMORY_DB } from './options.ts';
 let sqlJs: Promise<SqlJsStatic> | undefined;
 
 /** Non-durable changes are written at most this long after they were made. */
-export const LAZY_SAVE_MS = 5000;
+const LAZY_SAVE_MS = 5000;
 
 /** The sql.js (SQLite compiled to wasm) module, loaded once per process. */
 function loadSqlJs(): Promise<SqlJsStatic> {
@@ -38,8 +38,6 @@ export class SqliteFile {
   private saved: Uint8Array | undefined;
   /** A timer that saves non-durable changes not yet written. */
   private lazySave: ReturnType<typeof setTimeout> | undefined;
-  /** Whole-file writes so far (tests and metrics). */
-  writes = 0;
 
   private constructor(
     private readonly SQL: SqlJsStatic,
@@ -146,7 +144,6 @@ export class SqliteFile {
       image = this.db.export();
       this.configure();
       writeAtomically(this.file, image);
-      this.writes++;
     } catch (err) {
       this.db.close();
       this.db = this.openImage(this.saved);

@@ -6,6 +6,7 @@ import type { Clock } from '../clock.ts';
 import { AbortError, WosError } from '../errors.ts';
 import type { MeshNode } from '../mesh-node.ts';
 import { decodeStripe } from '../storage/downloader.ts';
+import { firstK } from '../storage/first-k.ts';
 import { openManifestWithKeys, parseManifest, type Manifest } from '../storage/manifest.ts';
 import type { VerifyFn } from '../storage/owner.ts';
 import {
@@ -293,23 +294,18 @@ async function fetchStripe(
 ): Promise<(Uint8Array | undefined)[]> {
   const { k, n, file } = man.body;
   const got = new Array<Uint8Array | undefined>(n).fill(undefined);
-  let next = 0;
-  let good = 0;
   let lastError: unknown;
-  const worker = async (): Promise<void> => {
-    while (good < k && next < n) {
-      const i = next++;
-      try {
-        got[i] = await fetchShard(s, man, stripe, i, signal);
-        good++;
-      } catch (e) {
-        const err = shareErrorOf(e);
-        if (err instanceof ShareError || signal.aborted) throw err;
-        lastError = err;
-      }
+  const good = await firstK([...Array(n).keys()], k, async (i) => {
+    try {
+      got[i] = await fetchShard(s, man, stripe, i, signal);
+      return true;
+    } catch (e) {
+      const err = shareErrorOf(e);
+      if (err instanceof ShareError || signal.aborted) throw err;
+      lastError = err;
+      return false;
     }
-  };
-  await Promise.all(Array.from({ length: k }, worker));
+  });
   if (good < k) throw new FileUnavailableError(file, stripe, good, k, lastError);
   return got;
 }

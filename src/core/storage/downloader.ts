@@ -1,5 +1,6 @@
 import { AbortError, WosError } from '../errors.ts';
 import { stripeLength, type Manifest } from './manifest.ts';
+import { firstK } from './first-k.ts';
 import { FileUnavailableError } from './service-errors.ts';
 import { fetchShard } from './shard-io.ts';
 import { openPieces } from './seal-stripe.ts';
@@ -46,36 +47,24 @@ export async function fetchStripe(
         if (ask().length === 0) break;
         await sleep(ctx, RETRY_BACKOFF_MS * round, signal);
       }
-      const order = ask();
-      let nextAt = 0;
-      // Shards being fetched: a worker starts another only while fewer than k are good or on
-      // their way (counting only the good ones, a worker done early fetched a (k + 1)th shard
-      // while the last of the k was still coming: half as many bytes again for k = 2).
-      let pending = 0;
-      const worker = async (): Promise<void> => {
-        while (good + pending < k && nextAt < order.length) {
-          if (signal?.aborted) throw new AbortError('get', signal.reason);
-          const i = order[nextAt++]!;
-          const store = storeOf(i);
-          pending++;
-          try {
-            const key = { file, stripe: s, index: i };
-            const hash = layout.shards[i]![0];
-            got[i] = await fan.run((sig) => fetchShard(ctx, store, key, layout.size, hash, sig));
-            good++;
-          } catch (e) {
-            if (signal?.aborted) throw e;
-            lastError = e;
-            if (e instanceof WosError && (e.code === 'HASH_MISMATCH' || e.code === 'NO_SHARD')) {
-              bad.add(i);
-              ctx.onBadShard?.(file, s, i, store);
-            }
-          } finally {
-            pending--;
+      good += await firstK(ask(), k - good, async (i) => {
+        if (signal?.aborted) throw new AbortError('get', signal.reason);
+        const store = storeOf(i);
+        try {
+          const key = { file, stripe: s, index: i };
+          const hash = layout.shards[i]![0];
+          got[i] = await fan.run((sig) => fetchShard(ctx, store, key, layout.size, hash, sig));
+          return true;
+        } catch (e) {
+          if (signal?.aborted) throw e;
+          lastError = e;
+          if (e instanceof WosError && (e.code === 'HASH_MISMATCH' || e.code === 'NO_SHARD')) {
+            bad.add(i);
+            ctx.onBadShard?.(file, s, i, store);
           }
+          return false;
         }
-      };
-      await Promise.all(Array.from({ length: k - good }, worker));
+      });
     }
   } finally {
     fan.close();
