@@ -95,7 +95,6 @@ export async function runComputeRemoteBench(
   trips: number,
   log: (line: string) => void,
 ): Promise<RemoteResult> {
-  const name = 'compute-remote';
   const { a, b } = await openPair(h);
   const k = await pageKernel(a.page, NOOP_SOURCE);
   // Warm-up: B fetches the kernel from A and loads it in a worker; JIT on both paths.
@@ -166,7 +165,7 @@ export async function runComputeRemoteBench(
     };
     details.push(run);
     log(
-      `${name} ${r + 1}/${runs}: task p50 ${run.computeP50Ms.toFixed(3)} p99 ${run.computeP99Ms.toFixed(3)} ms; ` +
+      `compute-remote ${r + 1}/${runs}: task p50 ${run.computeP50Ms.toFixed(3)} p99 ${run.computeP99Ms.toFixed(3)} ms; ` +
         `raw p50 ${run.rawP50Ms.toFixed(3)} ms (${run.ratio.toFixed(2)}×, goal ≤ ${run.goalMs.toFixed(3)} ms); ` +
         `marked task ${run.tracedP50Ms.toFixed(3)} ms; bus ping ${run.busP50Ms.toFixed(3)} ms; cx.kernel request ${run.kernelRequestP50Ms.toFixed(3)} ms; ` +
         `raw echo after B's pool ${run.rawViaPoolP50Ms.toFixed(3)} ms, bus request answered after B's pool ${run.busViaPoolP50Ms.toFixed(3)} ms, cx.run by bus.request ${run.runRequestP50Ms.toFixed(3)} ms; B's pool alone ${run.peerPoolP50Ms.toFixed(3)} ms, after 1 ms idle ${run.peerPoolIdleP50Ms.toFixed(3)} ms, in a remote task ${run.poolInTaskP50Ms.toFixed(3)} ms; ` +
@@ -175,7 +174,7 @@ export async function runComputeRemoteBench(
   }
   const s = (pick: (r: RemoteRun) => number): Stat => stat('ms', details.map(pick));
   return {
-    name,
+    name: 'compute-remote',
     tripsPerRun: trips,
     compute: s((r) => r.computeP50Ms),
     computeP99: s((r) => r.computeP99Ms),
