@@ -62,6 +62,9 @@ export class Membership extends Emitter<{
   readonly #members = new Map<string, Member>();
   readonly #gone = new Map<string, number>();
   #stop: (() => void) | undefined;
+  /** Members whose direct channel closed, with the heartbeat they had then. */
+  readonly #suspects = new Map<string, number>();
+  readonly #suspectTimers = new Set<unknown>();
 
   constructor(bus: Bus, clock: Clock, kind: NodeKind, opts: Partial<MembershipOptions> = {}) {
     super();
@@ -84,6 +87,8 @@ export class Membership extends Emitter<{
   stop(): void {
     this.#stop?.();
     this.#stop = undefined;
+    for (const h of this.#suspectTimers) this.#clock.clearTimeout(h);
+    this.#suspectTimers.clear();
   }
 
   /** Live members other than this node. */
@@ -102,6 +107,7 @@ export class Membership extends Emitter<{
   /** A direct link was admitted: that is evidence of life. */
   linked(id: string, kind: NodeKind): void {
     if (this.#gone.has(id)) return;
+    this.#suspects.delete(id);
     const m = this.#members.get(id);
     if (m) {
       m.seenAt = Math.max(m.seenAt, this.#clock.now());
@@ -116,15 +122,22 @@ export class Membership extends Emitter<{
       if (m.alive && this.#routeOf.get(m.id) === id) this.#setRoute(m.id, undefined);
     }
     // A closed channel is strong evidence the peer is gone (its goodbye may be stuck behind
-    // bulk data on that channel): time it out after `suspectMs` unless gossip from another
-    // member shows it still alive.
+    // bulk data on that channel, or lost when the tab was torn down): it fails after
+    // `suspectMs` unless a newer heartbeat of it arrives through another member first. Only a
+    // newer heartbeat counts: gossip repeating the one we already have says nothing new, and
+    // once let a neighbour's stale view keep a closed tab listed for the full `failAfterMs`.
     const m = this.#members.get(id);
-    if (m?.alive) {
-      m.seenAt = Math.min(
-        m.seenAt,
-        this.#clock.now() - this.#opts.failAfterMs + this.#opts.suspectMs,
-      );
-    }
+    if (!m?.alive) return;
+    const hb = m.hb;
+    this.#suspects.set(id, hb);
+    const handle = this.#clock.setTimeout(() => {
+      this.#suspectTimers.delete(handle);
+      if (this.#suspects.get(id) !== hb) return;
+      this.#suspects.delete(id);
+      const now = this.#members.get(id);
+      if (now?.alive && now.hb === hb && !this.#bus.link(id)) this.#fail(now);
+    }, this.#opts.suspectMs);
+    this.#suspectTimers.add(handle);
   }
 
   /** Drops a member at once, as if it had said goodbye (e.g. its device was revoked). */
@@ -150,11 +163,8 @@ export class Membership extends Emitter<{
     this.self.hb++;
     this.self.seenAt = now;
     for (const m of this.#members.values()) {
-      if (m.alive && now - m.seenAt > this.#opts.failAfterMs) {
-        m.alive = false;
-        this.#setRoute(m.id, undefined);
-        this.emit('leave', { id: m.id, reason: 'failed' });
-      } else if (!m.alive && now - m.seenAt > this.#opts.tombstoneMs) {
+      if (m.alive && now - m.seenAt > this.#opts.failAfterMs) this.#fail(m);
+      else if (!m.alive && now - m.seenAt > this.#opts.tombstoneMs) {
         this.#members.delete(m.id);
       }
     }
@@ -183,6 +193,7 @@ export class Membership extends Emitter<{
       }
       if (hb > m.hb) {
         m.hb = hb;
+        this.#suspects.delete(id);
         m.seenAt = Math.max(m.seenAt, seenAt);
         // The neighbour that brought the freshest news is a good next hop.
         if (!this.#bus.link(id)) this.#setRoute(id, via);
@@ -196,6 +207,13 @@ export class Membership extends Emitter<{
   #add(m: Member): void {
     this.#members.set(m.id, m);
     this.emit('join', m);
+  }
+
+  #fail(m: Member): void {
+    m.alive = false;
+    this.#suspects.delete(m.id);
+    this.#setRoute(m.id, undefined);
+    this.emit('leave', { id: m.id, reason: 'failed' });
   }
 
   #revive(m: Member): void {
