@@ -52,6 +52,9 @@ export class StripedFile {
    * Seals up to `depth` stripes ahead while coding the current one; returns the shard count.
    * An in-thread coder blocks until its stripe is coded; a worker coder's stripe is handed over
    * (`encodeOwned`) and the next one is sealed meanwhile, at most 2 stripes at the coder.
+   * `depth` 1 is the uploader's order (hand a stripe to the coder, then seal the next): right
+   * where WebCrypto runs on the calling thread (Chromium). Where it runs on a thread pool
+   * (Node), sealing further ahead keeps that pool busy.
    */
   async pipeline(coder: StripeCoder, n: number, depth: number): Promise<number> {
     const ahead: Promise<Uint8Array[]>[] = [];

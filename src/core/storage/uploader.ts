@@ -111,12 +111,19 @@ export async function uploadFile(
     }
   };
 
-  const storeStripe = async (s: number, bytes: Uint8Array, last: boolean): Promise<void> => {
+  const storeStripe = async (
+    s: number,
+    bytes: Uint8Array,
+    last: boolean,
+    atCoder: () => void,
+  ): Promise<void> => {
     const pieces = splitStripe(bytes, k);
     const sealed = await sealPieces(ctx.subtle, keys, s * k, pieces, last);
-    const shards = ctx.coder.encodeOwned
-      ? await ctx.coder.encodeOwned(sealed, n - k)
-      : [...sealed, ...(await ctx.coder.encode(sealed, n - k))];
+    const coding = ctx.coder.encodeOwned
+      ? ctx.coder.encodeOwned(sealed, n - k)
+      : Promise.resolve(ctx.coder.encode(sealed, n - k)).then((p) => [...sealed, ...p]);
+    atCoder();
+    const shards = await coding;
     const hashes = await Promise.all(shards.map((b) => hashOf(ctx.subtle, b)));
     const size = shards[0]!.length;
     const track = { plain: bytes.length, shardBytes: size * n, acked: 0 };
@@ -144,7 +151,9 @@ export async function uploadFile(
       const bytes = (await src.next()) ?? new Uint8Array(0);
       const last = await src.atEnd();
       total += bytes.length;
-      const p = storeStripe(s, bytes, last).then(
+      let atCoder!: () => void;
+      const handedOver = new Promise<void>((resolve) => (atCoder = resolve));
+      const p = storeStripe(s, bytes, last, atCoder).then(
         () => void inflight.delete(p),
         (e: unknown) => {
           failure ??= e;
@@ -152,6 +161,11 @@ export async function uploadFile(
         },
       );
       inflight.add(p);
+      // The next stripe is read and sealed only once this one is at the coder: Chromium runs
+      // WebCrypto on the calling thread, so sealing the next first would keep this stripe from
+      // the coder for a whole seal and leave the coder's core idle meanwhile (measured in
+      // `storage-pipeline-tab`: 0.80 → 0.88 of sealing alone).
+      await Promise.race([handedOver, p]);
       while (inflight.size >= ctx.opts.inflightStripes && !stop.signal.aborted) {
         await Promise.race(inflight);
       }
