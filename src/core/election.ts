@@ -116,15 +116,23 @@ export class Election extends Emitter<{
       return;
     }
     const c = this.#coordinator;
-    if (c !== undefined && this.#members.isAlive(c)) return;
+    if (c !== undefined && this.#members.isFresh(c)) return;
     if (c !== undefined) this.#setCoordinator(undefined);
     if (this.#electing) return;
     // The lowest live id stands first; others stand only if nobody has won for a while.
-    const ids = [this.#bus.nodeId, ...this.#members.alive().map((m) => m.id)].sort();
+    const ids = [this.#bus.nodeId, ...this.#fresh()].sort();
     const preferred = ids[0] === this.#bus.nodeId;
     const waited = now - this.#leaderlessSince;
     const patience = this.#members.options.failAfterMs * (1 + this.#random());
     if (preferred || waited > patience) void this.#campaign();
+  }
+
+  /** Live members by `isFresh`: a crashed one neither stands first nor gets asked to vote. */
+  #fresh(): string[] {
+    return this.#members
+      .alive()
+      .map((m) => m.id)
+      .filter((id) => this.#members.isFresh(id));
   }
 
   async #campaign(): Promise<void> {
@@ -132,7 +140,7 @@ export class Election extends Emitter<{
     const n = Math.max(this.#maxN, this.#term?.n ?? 0) + 1;
     this.#maxN = n;
     this.#votedFor.set(n, this.#bus.nodeId);
-    const voters = this.#members.alive().map((m) => m.id);
+    const voters = this.#fresh();
     const answers = await Promise.allSettled(
       voters.map((id) =>
         this.#bus.request(id, 'vote', { n }, { timeoutMs: this.#opts.voteTimeoutMs }),
@@ -147,7 +155,7 @@ export class Election extends Emitter<{
     if (
       !won ||
       this.#maxN !== n ||
-      (this.#coordinator && this.#members.isAlive(this.#coordinator))
+      (this.#coordinator && this.#members.isFresh(this.#coordinator))
     ) {
       this.#leaderlessSince = this.#clock.now() - this.#random() * this.#opts.intervalMs;
       return;
@@ -164,7 +172,7 @@ export class Election extends Emitter<{
     const liveCoordinator =
       c !== undefined &&
       c !== candidate &&
-      this.#members.isAlive(c) &&
+      this.#members.isFresh(c) &&
       (c === this.#bus.nodeId ||
         this.#clock.now() - this.#lastBeatAt <= this.#members.options.failAfterMs);
     const voted = this.#votedFor.get(n);

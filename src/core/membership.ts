@@ -27,7 +27,11 @@ export type LeaveReason = 'left' | 'failed';
 export interface MembershipOptions {
   intervalMs: number;
   failAfterMs: number;
-  /** How long a member whose direct channel closed stays without fresh gossip. */
+  /**
+   * How long a member whose direct channel closed stays without a newer heartbeat. Short: a
+   * closing tab's goodbye is sometimes lost in its teardown, and a closed tab must vanish
+   * within 1 s; a member that in fact lives on is revived by its next newer heartbeat.
+   */
   suspectMs: number;
   tombstoneMs: number;
 }
@@ -35,7 +39,7 @@ export interface MembershipOptions {
 export const defaultMembershipOptions: MembershipOptions = {
   intervalMs: 500,
   failAfterMs: 2500,
-  suspectMs: 600,
+  suspectMs: 300,
   tombstoneMs: 60_000,
 };
 
@@ -98,6 +102,17 @@ export class Membership extends Emitter<{
 
   isAlive(id: string): boolean {
     return id === this.self.id || this.#members.get(id)?.alive === true;
+  }
+
+  /**
+   * Alive and heard from within `failAfterMs` right now, not as of the last tick: nodes that
+   * must agree a member is dead at the same moment (an election after the coordinator crashed)
+   * ask this, since their ticks are up to `intervalMs` apart.
+   */
+  isFresh(id: string): boolean {
+    if (id === this.self.id) return true;
+    const m = this.#members.get(id);
+    return m?.alive === true && this.#clock.now() - m.seenAt <= this.#opts.failAfterMs;
   }
 
   kindOf(id: string): NodeKind | undefined {

@@ -6,6 +6,7 @@ import { ManualClock } from '../../src/core/testing/manual-clock.ts';
 import { MemoryNetwork } from '../../src/core/testing/memory-network.ts';
 import { seededBytes, seededRandom } from '../../src/core/testing/seeded-random.ts';
 import { createSimNode } from '../../src/core/testing/sim-node.ts';
+import { defaultMembershipOptions } from '../../src/core/membership.ts';
 
 describe('coordinator election and fencing', () => {
   it('each side of a partition elects; after heal the higher term wins and the stale one is fenced', async () => {
@@ -54,5 +55,49 @@ describe('coordinator election and fencing', () => {
     await clock.advance(50);
     expect(victim.registry.fenced).toBe(before + 1);
     expect(victim.registry.view()).toBe(view);
+  });
+});
+
+describe('replacing a crashed coordinator', () => {
+  it('every survivor names the same new coordinator within failAfterMs + 1.5 s of the crash, whatever the tick phase', async () => {
+    const times: number[] = [];
+    for (const [seed, phase] of [
+      [21, 0],
+      [22, 120],
+      [23, 250],
+      [24, 380],
+      [25, 460],
+      [26, 60],
+    ] as const) {
+      const clock = new ManualClock();
+      const rand = seededRandom(seed);
+      const bytes = seededBytes(rand);
+      const net = new MemoryNetwork(clock, { latencyMs: 2, jitterMs: 1, random: rand });
+      const meshKey = newMeshKey(bytes);
+      const made = [];
+      for (let i = 0; i < 4; i++) {
+        const m = await createSimNode(net, bytes, { meshKey });
+        void m.node.start();
+        made.push(m);
+        await clock.advance(40);
+      }
+      await clock.advance(4000 + phase);
+      const coord = made[0]!.node.coordinator()!;
+      expect(made.every((m) => m.node.coordinator() === coord)).toBe(true);
+      const victim = made.find((m) => m.node.id === coord)!;
+      victim.transport.crash();
+      const survivors = made.filter((m) => m !== victim).map((m) => m.node);
+      let t = 0;
+      for (; t < 8000; t += 50) {
+        const cs = survivors.map((n) => n.coordinator());
+        if (cs.every((c) => c !== undefined && c !== coord && c === cs[0])) break;
+        await clock.advance(50);
+      }
+      times.push(t);
+    }
+    const { failAfterMs } = defaultMembershipOptions;
+    expect(Math.max(...times), `elected after ${times.join(', ')} ms`).toBeLessThanOrEqual(
+      failAfterMs + 1500,
+    );
   });
 });
