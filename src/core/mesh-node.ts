@@ -80,6 +80,8 @@ const MAX_MISMATCHED = 256;
 
 export interface MeshNodeStats {
   linksOpened: number;
+  /** Duplicate links from simultaneous dials, retired (see `#admit`). */
+  linksRetired: number;
   handshakeFailures: Record<string, number>;
   rejectedFrom: Record<string, number>;
 }
@@ -100,7 +102,12 @@ export class MeshNode extends Emitter<{
   readonly registry: Registry;
   readonly rtt: RttTracker;
   readonly clock: Clock;
-  readonly stats: MeshNodeStats = { linksOpened: 0, handshakeFailures: {}, rejectedFrom: {} };
+  readonly stats: MeshNodeStats = {
+    linksOpened: 0,
+    linksRetired: 0,
+    handshakeFailures: {},
+    rejectedFrom: {},
+  };
   readonly #c: MeshNodeComponents;
   readonly #linkCtx: LinkContext;
   readonly #directoryId: string;
@@ -109,7 +116,8 @@ export class MeshNode extends Emitter<{
   readonly #mismatched = new Map<string, VersionMismatch>();
   readonly #timers: (() => void)[] = [];
   /** Links that lost a simultaneous-dial tie-break, until they close (see `#admit`). */
-  readonly #retired = new Set<Link>();
+  /** Duplicate links that lost a simultaneous dial, with their close timers. */
+  readonly #retired = new Map<Link, unknown>();
   #closed = false;
 
   private constructor(
@@ -258,7 +266,10 @@ export class MeshNode extends Emitter<{
     await Promise.all([bye, this.#c.directory.leave(this.#directoryId).catch(() => {})]);
     this.bus.close();
     for (const id of this.bus.neighbours()) this.bus.link(id)?.close();
-    for (const l of this.#retired) l.close();
+    for (const [l, timer] of this.#retired) {
+      this.#c.clock.clearTimeout(timer);
+      l.close();
+    }
     this.#retired.clear();
     this.#c.transport.close();
   }
@@ -311,11 +322,12 @@ export class MeshNode extends Emitter<{
       const drop = keep === existing ? link : existing;
       drop.onClose = undefined;
       this.bus.retireLink(drop);
-      this.#retired.add(drop);
-      this.#c.clock.setTimeout(() => {
+      this.stats.linksRetired++;
+      const timer = this.#c.clock.setTimeout(() => {
         this.#retired.delete(drop);
         drop.close();
       }, RETIRE_MS);
+      this.#retired.set(drop, timer);
       if (keep === existing) return;
     }
     this.stats.linksOpened++;

@@ -190,6 +190,8 @@ describe('mesh on the in-memory network', () => {
       expect({ seed, settled, at: clock.now() - t0 }).toMatchObject({ settled: asked.length });
       expect(a.node.bus.link(b.node.id)).toBeDefined();
       expect(b.node.bus.link(a.node.id)).toBeDefined();
+      // Both dialed: each side admitted two links and retired one.
+      expect([a.node.stats.linksRetired, b.node.stats.linksRetired]).toEqual([1, 1]);
       // The retired link closes after its grace; the kept one and the membership stay.
       await clock.advance(6000);
       expect(a.node.bus.link(b.node.id)).toBeDefined();
