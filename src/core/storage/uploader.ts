@@ -163,8 +163,8 @@ export async function uploadFile(
       inflight.add(p);
       // The next stripe is read and sealed only once this one is at the coder: Chromium runs
       // WebCrypto on the calling thread, so sealing the next first would keep this stripe from
-      // the coder for a whole seal and leave the coder's core idle meanwhile (measured in
-      // `storage-pipeline-tab`: 0.80 → 0.88 of sealing alone).
+      // the coder for a whole seal and leave the coder's core idle meanwhile (in a tab: 0.80 →
+      // 0.88 of sealing alone; docs/BENCHMARKS.md, stop 10).
       await Promise.race([handedOver, p]);
       while (inflight.size >= ctx.opts.inflightStripes && !stop.signal.aborted) {
         await Promise.race(inflight);
