@@ -5,7 +5,7 @@ import type { MeshNode } from '../../src/core/mesh-node.ts';
 import { ManualClock } from '../../src/core/testing/manual-clock.ts';
 import { MemoryNetwork } from '../../src/core/testing/memory-network.ts';
 import { seededBytes, seededRandom } from '../../src/core/testing/seeded-random.ts';
-import { createSimNode } from '../../src/core/testing/sim-node.ts';
+import { createSimNode, startSimMesh } from '../../src/core/testing/sim-node.ts';
 import { defaultMembershipOptions } from '../../src/core/membership.ts';
 
 describe('coordinator election and fencing', () => {
@@ -74,14 +74,7 @@ describe('replacing a crashed coordinator', () => {
       const bytes = seededBytes(rand);
       const net = new MemoryNetwork(clock, { latencyMs: 2, jitterMs: 1, random: rand });
       const meshKey = newMeshKey(bytes);
-      const made = [];
-      for (let i = 0; i < 4; i++) {
-        const m = await createSimNode(net, bytes, { meshKey });
-        void m.node.start();
-        made.push(m);
-        await clock.advance(40);
-      }
-      await clock.advance(4000 + phase);
+      const made = await startSimMesh(net, bytes, 4, { meshKey }, { settleMs: 4000 + phase });
       const coord = made[0]!.node.coordinator()!;
       expect(made.every((m) => m.node.coordinator() === coord)).toBe(true);
       const victim = made.find((m) => m.node.id === coord)!;

@@ -4,7 +4,7 @@ import { newMeshKey } from '../../src/core/identity.ts';
 import { MemoryNetwork } from '../../src/core/testing/memory-network.ts';
 import { ManualClock } from '../../src/core/testing/manual-clock.ts';
 import { seededBytes, seededRandom } from '../../src/core/testing/seeded-random.ts';
-import { createSimNode } from '../../src/core/testing/sim-node.ts';
+import { createSimNode, startSimMesh } from '../../src/core/testing/sim-node.ts';
 
 function setup(seed = 1) {
   const clock = new ManualClock();
@@ -39,14 +39,7 @@ describe('mesh on the in-memory network', () => {
 
   it('a goodbye removes a node within 1 s; a crash within 5 s; a new coordinator takes over', async () => {
     const { clock, net, bytes, meshKey } = setup(2);
-    const made = [];
-    for (let i = 0; i < 4; i++) {
-      const m = await createSimNode(net, bytes, { meshKey });
-      void m.node.start();
-      made.push(m);
-      await clock.advance(50);
-    }
-    await clock.advance(3000);
+    const made = await startSimMesh(net, bytes, 4, { meshKey });
     const leaver = made[0]!;
     const closing = leaver.node.close({ goodbye: true });
     await clock.advance(1000);
@@ -87,14 +80,7 @@ describe('mesh on the in-memory network', () => {
       [9, 470],
     ] as const) {
       const { clock, net, bytes, meshKey } = setup(seed);
-      const made = [];
-      for (let i = 0; i < 4; i++) {
-        const m = await createSimNode(net, bytes, { meshKey });
-        void m.node.start();
-        made.push(m);
-        await clock.advance(50);
-      }
-      await clock.advance(3000 + phase);
+      const made = await startSimMesh(net, bytes, 4, { meshKey }, { settleMs: 3000 + phase });
       const [gone, ...rest] = made as [(typeof made)[0], ...typeof made];
       const { suspectMs } = rest[0]!.node.members.options;
       gone.node.members.stop();

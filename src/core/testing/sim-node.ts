@@ -56,3 +56,26 @@ export async function createSimNode(
   node.setResources({ ...emptyResources(), cores: 1 + (random(1)[0]! % 16), platform: 'sim' });
   return { node, transport };
 }
+
+/**
+ * A mesh of `count` sim nodes on `net`, started `stepMs` apart and then given `settleMs` to
+ * link up and elect (seeded like its network, so a test can replay it).
+ */
+export async function startSimMesh(
+  net: MemoryNetwork,
+  random: (n: number) => Uint8Array,
+  count: number,
+  opts: Parameters<typeof createSimNode>[2],
+  { stepMs = 50, settleMs = 3000 } = {},
+): Promise<{ node: MeshNode; transport: MemoryTransport }[]> {
+  const clock = net.clock as ManualClock;
+  const made = [];
+  for (let i = 0; i < count; i++) {
+    const m = await createSimNode(net, random, opts);
+    void m.node.start();
+    made.push(m);
+    await clock.advance(stepMs);
+  }
+  await clock.advance(settleMs);
+  return made;
+}
