@@ -72,6 +72,19 @@ describe('WorkerStripeCoder in a worker thread', () => {
     expect(data.every((d) => d.byteLength === 0)).toBe(true);
   });
 
+  it('encodeOwnedDigested also returns every shard’s SHA-256, hashed in the worker', async () => {
+    const data = shardsOf(2, 5000, 9);
+    const copy = data.map((d) => d.slice());
+    const { shards, digests } = await coder.encodeOwnedDigested(data, 2);
+    expect(same(shards, [...copy, ...local.encode(copy, 2)])).toBe(true);
+    const expected = await Promise.all(
+      shards.map(
+        async (s) => new Uint8Array(await crypto.subtle.digest('SHA-256', s as BufferSource)),
+      ),
+    );
+    expect(same(digests, expected)).toBe(true);
+  });
+
   it('encodeOwned copies views that share a buffer instead of detaching it', async () => {
     const big = seededBytes(3 * 1000 + 7, 3);
     const views = [0, 1, 2].map((i) => big.subarray(7 + i * 1000, 7 + (i + 1) * 1000));
@@ -117,9 +130,12 @@ describe('WorkerStripeCoder in a worker thread', () => {
   });
 });
 
-type Mode = 'ok' | 'die' | 'hang' | 'bad-init';
+type Mode = 'ok' | 'die' | 'hang' | 'bad-init' | 'no-digests';
 
-/** A worker in this thread: the real handler, but it can die, hang or fail its init. */
+/**
+ * A worker in this thread: the real handler, but it can die, hang, fail its init or (as an
+ * older build would) ignore a request for digests.
+ */
 function scriptedPort(mode: () => Mode, log: string[]): CoderPort {
   let onReply: (r: CoderReply) => void = () => {};
   let onDead: (d: string) => void = () => {};
@@ -141,6 +157,7 @@ function scriptedPort(mode: () => Mode, log: string[]): CoderPort {
         return;
       }
       if (msg.op !== 'init' && m === 'hang') return;
+      if (msg.op === 'encode' && m === 'no-digests') return handle({ ...msg, digests: false });
       handle(msg);
     },
     listen(r, d) {
@@ -169,6 +186,17 @@ describe('WorkerStripeCoder failures', () => {
     expect(same(await coder.encode(data, 1), local.encode(data, 1))).toBe(true);
     expect(coder.started).toBe(2);
     expect(log.filter((x) => x === 'terminate')).toHaveLength(1);
+  });
+
+  it('encodeOwnedDigested refuses a reply without a digest for every shard', async () => {
+    const coder = new WorkerStripeCoder({
+      spawn: () => scriptedPort(() => 'no-digests', []),
+      module,
+    });
+    const err = await coder.encodeOwnedDigested(shardsOf(2, 64, 10), 1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CoderWorkerError);
+    expect((err as Error).message).toContain('no SHA-256 digest for every shard');
+    coder.close();
   });
 
   it('a worker that never answers is killed after callTimeoutMs', async () => {

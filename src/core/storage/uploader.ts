@@ -119,12 +119,18 @@ export async function uploadFile(
   ): Promise<void> => {
     const pieces = splitStripe(bytes, k);
     const sealed = await sealPieces(ctx.subtle, keys, s * k, pieces, last);
-    const coding = ctx.coder.encodeOwned
-      ? ctx.coder.encodeOwned(sealed, n - k)
-      : Promise.resolve(ctx.coder.encode(sealed, n - k)).then((p) => [...sealed, ...p]);
+    const c = ctx.coder;
+    const coding: Promise<{ shards: Uint8Array[]; digests?: Uint8Array[] }> = c.encodeOwnedDigested
+      ? c.encodeOwnedDigested(sealed, n - k)
+      : c.encodeOwned
+        ? c.encodeOwned(sealed, n - k).then((shards) => ({ shards }))
+        : Promise.resolve(c.encode(sealed, n - k)).then((p) => ({ shards: [...sealed, ...p] }));
     atCoder();
-    const shards = await coding;
-    const hashes = await Promise.all(shards.map((b) => hashOf(ctx.subtle, b)));
+    const { shards, digests } = await coding;
+    // A worker coder hashed the shards itself; otherwise they are hashed here.
+    const hashes = digests
+      ? digests.map(toBase64Url)
+      : await Promise.all(shards.map((b) => hashOf(ctx.subtle, b)));
     const size = shards[0]!.length;
     const track = { plain: bytes.length, shardBytes: size * n, acked: 0 };
     sending.set(s, track);

@@ -11,8 +11,18 @@ import { WosError } from '../../core/errors.ts';
  */
 export type CoderRequest =
   | { id: number; op: 'init'; module: WebAssembly.Module; maxMemoryBytes?: number }
-  /** Parity of `data`; with `returnData`, the data shards come back first (all n shards). */
-  | { id: number; op: 'encode'; data: Uint8Array[]; m: number; returnData: boolean }
+  /**
+   * Parity of `data`; with `returnData`, the data shards come back first (all n shards); with
+   * `digests`, the SHA-256 of every shard returned comes back too, in the same order.
+   */
+  | {
+      id: number;
+      op: 'encode';
+      data: Uint8Array[];
+      m: number;
+      returnData: boolean;
+      digests?: boolean;
+    }
   /** Only the rebuilt shards come back, in the order of their missing slots. */
   | { id: number; op: 'reconstruct'; shards: (Uint8Array | undefined)[]; k: number; m: number };
 
@@ -25,7 +35,7 @@ export interface SerializedError {
 }
 
 export type CoderReply =
-  | { id: number; ok: true; shards: Uint8Array[] }
+  | { id: number; ok: true; shards: Uint8Array[]; digests?: Uint8Array[] }
   | { id: number; ok: false; error: SerializedError };
 
 export type Post = (reply: CoderReply, transfer: Transferable[]) => void;
@@ -67,12 +77,17 @@ export function coderServer(post: Post): (msg: CoderRequest) => void {
     }
     if (!coder) return fail(msg.id, new Error('the coder worker got a request before init'));
     coder.then(
-      (c) => {
+      async (c) => {
         try {
           let out: Uint8Array[];
           if (msg.op === 'encode') {
             const parity = c.encode(msg.data, msg.m);
             out = msg.returnData ? [...msg.data, ...parity] : parity;
+            if (msg.digests) {
+              const digests = await digestAll(out);
+              const transfer = [...buffersOf(out), ...digests.map((d) => d.buffer as ArrayBuffer)];
+              return post({ id: msg.id, ok: true, shards: out, digests }, transfer);
+            }
           } else {
             const all = c.reconstruct(msg.shards, msg.k, msg.m);
             out = [];
@@ -86,4 +101,11 @@ export function coderServer(post: Post): (msg: CoderRequest) => void {
       (e: unknown) => fail(msg.id, e),
     );
   };
+}
+
+/** SHA-256 of each shard, with the worker's own WebCrypto (a tab's worker or a Node thread). */
+async function digestAll(shards: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  const subtle = globalThis.crypto.subtle;
+  const out = await Promise.all(shards.map((s) => subtle.digest('SHA-256', s as BufferSource)));
+  return out.map((d) => new Uint8Array(d));
 }

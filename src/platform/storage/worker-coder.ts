@@ -57,8 +57,14 @@ export class CoderWorkerError extends WosError {
   }
 }
 
+/** What a call's successful reply carries. */
+interface Result {
+  shards: Uint8Array[];
+  digests?: Uint8Array[] | undefined;
+}
+
 interface Call {
-  resolve: (shards: Uint8Array[]) => void;
+  resolve: (result: Result) => void;
   reject: (e: Error) => void;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -108,7 +114,7 @@ export class WorkerStripeCoder implements StripeCoder {
     return this.#run((id) => ({
       msg: { id, op: 'encode', data: copies, m, returnData: false },
       transfer: buffersOf(copies.filter((c, i) => c !== data[i])),
-    }));
+    })).then((r) => r.shards);
   }
 
   /**
@@ -117,11 +123,27 @@ export class WorkerStripeCoder implements StripeCoder {
    * buffers are detached, even when the call fails).
    */
   encodeOwned(data: Uint8Array[], m: number): Promise<Uint8Array[]> {
+    return this.#encodeOwned(data, m, false).then((r) => r.shards);
+  }
+
+  /** `encodeOwned`, and the worker also hashes the n shards (SHA-256) before it replies. */
+  async encodeOwnedDigested(
+    data: Uint8Array[],
+    m: number,
+  ): Promise<{ shards: Uint8Array[]; digests: Uint8Array[] }> {
+    const { shards, digests } = await this.#encodeOwned(data, m, true);
+    if (digests?.length !== shards.length || digests.some((d) => d.length !== 32)) {
+      throw new CoderWorkerError('the worker sent no SHA-256 digest for every shard');
+    }
+    return { shards, digests };
+  }
+
+  #encodeOwned(data: Uint8Array[], m: number, digests: boolean): Promise<Result> {
     const moved = data.map((d) => (spansBuffer(d) ? d : d.slice()));
     const unique = new Set(moved.map((d) => d.buffer)).size === moved.length;
     const sent = unique ? moved : moved.map((d) => d.slice());
     return this.#run((id) => ({
-      msg: { id, op: 'encode', data: sent, m, returnData: true },
+      msg: { id, op: 'encode', data: sent, m, returnData: true, ...(digests ? { digests } : {}) },
       transfer: buffersOf(sent),
     }));
   }
@@ -135,7 +157,7 @@ export class WorkerStripeCoder implements StripeCoder {
       return shards.slice() as Uint8Array[];
     }
     const copies = shards.map((s) => (s === undefined ? undefined : ownCopy(s)));
-    const rebuilt = await this.#run((id) => ({
+    const { shards: rebuilt } = await this.#run((id) => ({
       msg: { id, op: 'reconstruct', shards: copies, k, m },
       transfer: buffersOf(copies.filter((c, i): c is Uint8Array => c !== shards[i])),
     }));
@@ -159,7 +181,7 @@ export class WorkerStripeCoder implements StripeCoder {
     this.restart('the coder was closed');
   }
 
-  #run(build: Build): Promise<Uint8Array[]> {
+  #run(build: Build): Promise<Result> {
     if (this.#closed) return Promise.reject(new CoderWorkerError('the coder was closed'));
     let slot: Slot | undefined;
     for (const s of this.#slots) if (!slot || s.calls.size < slot.calls.size) slot = s;
@@ -187,7 +209,7 @@ export class WorkerStripeCoder implements StripeCoder {
         if (!call) return;
         calls.delete(reply.id);
         clearTimeout(call.timer);
-        if (reply.ok) call.resolve(reply.shards);
+        if (reply.ok) call.resolve({ shards: reply.shards, digests: reply.digests });
         else call.reject(reviveError(reply.error));
       },
       (detail) => this.#kill(slot, `the worker died (${detail})`),
@@ -213,10 +235,10 @@ export class WorkerStripeCoder implements StripeCoder {
     return slot;
   }
 
-  #call(slot: Slot, build: Build): Promise<Uint8Array[]> {
+  #call(slot: Slot, build: Build): Promise<Result> {
     const id = this.#nextId++;
     const { msg, transfer } = build(id);
-    return new Promise<Uint8Array[]>((resolve, reject) => {
+    return new Promise<Result>((resolve, reject) => {
       const timer = setTimeout(
         () => this.#kill(slot, `no answer within ${this.#o.callTimeoutMs} ms`),
         this.#o.callTimeoutMs,
