@@ -130,7 +130,7 @@ describe('3 tabs and 1 agent in real Chromium', () => {
     await waitUntil('4 nodes again', () => seenEverywhere(expectedIds(), pagesOf()), 5000);
     const coord = await tabs[0]!.page.evaluate(() => window.wos.coordinator());
     expect(coord).toBeDefined();
-    const t0 = performance.now();
+    const killedAt = performance.now();
     if (coord === agentId) {
       await agent!.stop('SIGKILL');
     } else {
@@ -138,6 +138,9 @@ describe('3 tabs and 1 agent in real Chromium', () => {
       tabs = tabs.filter((t) => t !== victim);
       await crash(victim.page);
     }
+    // Timed from the moment it is dead (its process gone), as for the crashed tab below: how
+    // long CDP takes to crash a renderer under load is not the mesh's time.
+    const t0 = performance.now();
     const survivors = pagesOf();
     await waitUntil(
       'a new coordinator everywhere',
@@ -158,7 +161,9 @@ describe('3 tabs and 1 agent in real Chromium', () => {
       },
       Math.max(0, 5000 - elected),
     );
-    console.log(`coordinator killed: new one elected after ${elected.toFixed(0)} ms`);
+    console.log(
+      `coordinator killed (${(t0 - killedAt).toFixed(0)} ms to kill): new one elected after ${elected.toFixed(0)} ms`,
+    );
   });
 
   it('a crashed tab (no goodbye) disappears everywhere within 5 s', async () => {
