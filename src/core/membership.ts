@@ -66,8 +66,7 @@ export class Membership extends Emitter<{
   readonly #members = new Map<string, Member>();
   readonly #gone = new Map<string, number>();
   #stop: (() => void) | undefined;
-  /** Members whose direct channel closed, with the heartbeat they had then. */
-  readonly #suspects = new Map<string, number>();
+  /** Timers of members whose direct channel closed (see `unlinked`). */
   readonly #suspectTimers = new Set<unknown>();
 
   constructor(bus: Bus, clock: Clock, kind: NodeKind, opts: Partial<MembershipOptions> = {}) {
@@ -122,7 +121,6 @@ export class Membership extends Emitter<{
   /** A direct link was admitted: that is evidence of life. */
   linked(id: string, kind: NodeKind): void {
     if (this.#gone.has(id)) return;
-    this.#suspects.delete(id);
     const m = this.#members.get(id);
     if (m) {
       m.seenAt = Math.max(m.seenAt, this.#clock.now());
@@ -143,12 +141,10 @@ export class Membership extends Emitter<{
     // once let a neighbour's stale view keep a closed tab listed for the full `failAfterMs`.
     const m = this.#members.get(id);
     if (!m?.alive) return;
+    // Cleared by a newer heartbeat or a new direct link, both read when the timer fires.
     const hb = m.hb;
-    this.#suspects.set(id, hb);
     const handle = this.#clock.setTimeout(() => {
       this.#suspectTimers.delete(handle);
-      if (this.#suspects.get(id) !== hb) return;
-      this.#suspects.delete(id);
       const now = this.#members.get(id);
       if (now?.alive && now.hb === hb && !this.#bus.link(id)) this.#fail(now);
     }, this.#opts.suspectMs);
@@ -208,7 +204,6 @@ export class Membership extends Emitter<{
       }
       if (hb > m.hb) {
         m.hb = hb;
-        this.#suspects.delete(id);
         m.seenAt = Math.max(m.seenAt, seenAt);
         // The neighbour that brought the freshest news is a good next hop.
         if (!this.#bus.link(id)) this.#setRoute(id, via);
@@ -226,7 +221,6 @@ export class Membership extends Emitter<{
 
   #fail(m: Member): void {
     m.alive = false;
-    this.#suspects.delete(m.id);
     this.#setRoute(m.id, undefined);
     this.emit('leave', { id: m.id, reason: 'failed' });
   }

@@ -115,8 +115,7 @@ export class MeshNode extends Emitter<{
   /** Peers that failed with PROTOCOL_MISMATCH: never dialed again (they may still dial us). */
   readonly #mismatched = new Map<string, VersionMismatch>();
   readonly #timers: (() => void)[] = [];
-  /** Links that lost a simultaneous-dial tie-break, until they close (see `#admit`). */
-  /** Duplicate links that lost a simultaneous dial, with their close timers. */
+  /** Links that lost a simultaneous-dial tie-break, with their close timers (see `#admit`). */
   readonly #retired = new Map<Link, unknown>();
   #closed = false;
 

@@ -114,16 +114,18 @@ export async function repairFile(
     throw new NotOwnerError(`file ${file}: only the owner's key can re-sign its manifest`);
   }
   const next = states.map((st) => st.map((x) => ({ ...x })));
-  const todo: number[] = [];
+  const todo: { s: number; targets: number[] }[] = [];
   states.forEach((st, s) => {
-    if (targetsOf(st).length === 0) return;
+    const targets = targetsOf(st);
+    if (targets.length === 0) return;
     if (st.filter((x) => x.status === 'ok').length < k) report.unrecoverable.push(s);
-    else todo.push(s);
+    else todo.push({ s, targets });
   });
   // A few stripes at once: one stripe's fetch, rebuild and put each leave the others idle.
-  await eachAtOnce(todo, STRIPES_AT_ONCE, async (s) => {
+  await eachAtOnce(todo, STRIPES_AT_ONCE, async ({ s, targets }) => {
     const full = await completeStripe(ctx, man, await fetchStripe(ctx, man, s, opts.signal));
-    const placed = await replace(ctx, man, s, full, targetsOf(states[s]!), next[s]!, opts.signal);
+    // Awaited first: `x += await …` would read `x` before the await and lose the others' counts.
+    const placed = await replace(ctx, man, s, full, targets, next[s]!, opts.signal);
     report.rebuilt += placed;
   });
   if (report.rebuilt === 0) return report;
