@@ -3,6 +3,7 @@ import { CertificateSchema, type Certificate } from './account/certificate.ts';
 import { InviteClaimSchema } from './account/member-list.ts';
 import { ADMISSION_CODE_RE, openAdmission, type Admission } from './admission.ts';
 import { concatBytes, fromBase64Url, toBase64Url, utf8 } from './bytes.ts';
+import { ChannelInterceptedError } from './channel-binding.ts';
 import type { Clock } from './clock.ts';
 import { HandshakeError, InvalidMessageError, TimeoutError, WosError } from './errors.ts';
 import { FramedChannel } from './framing.ts';
@@ -22,8 +23,9 @@ import { decodePacket, describeIssues, encodePacket, NodeIdSchema, type Packet }
 
 /**
  * A link is a channel whose peer has proven (1) its node id, by signing the handshake
- * transcript with the device key the id is derived from, and (2) knowledge of the mesh key, by
- * an HMAC over the same transcript, and (3) passed this node's admission (admission.ts), which
+ * transcript with the device key the id is derived from, over this very connection (the
+ * transcript holds both ends' certificate fingerprints: channel-binding.ts), and (2) knowledge of
+ * the mesh key, by an HMAC over the transcript, and (3) passed this node's admission (admission.ts), which
  * each side announces with `admit` or refuses with `reject {code}`. Nothing but `hello`, `auth`,
  * `admit` and `reject` is accepted before. Before any of that, the `hello`s' protocol version
  * ranges must overlap (protocol-version.ts), else both sides fail with PROTOCOL_MISMATCH.
@@ -79,9 +81,12 @@ const HelloSchema = v.object({
   cert: v.optional(CertificateSchema),
   claim: v.optional(InviteClaimSchema),
 });
+const FingerprintSchema = v.pipe(v.string(), v.maxLength(200));
 const AuthSchema = v.strictObject({
   sig: v.pipe(v.string(), v.maxLength(200)),
   mac: v.pipe(v.string(), v.length(43)),
+  /** The signer's view of the session's certificates, initiator's first: for the error only. */
+  fp: v.tuple([FingerprintSchema, FingerprintSchema]),
 });
 // Extra fields are ignored so a newer build's reject still reads as its code and message.
 const RejectSchema = v.object({
@@ -112,8 +117,19 @@ export class AdmissionRefusedError extends HandshakeError {
   }
 }
 
-function transcript(ctx: LinkContext, initNonce: string, respNonce: string, ids: string[]) {
+/** What the mesh-key MAC covers: the session's nonces and the two node ids, with the role. */
+function macTranscript(ctx: LinkContext, initNonce: string, respNonce: string, ids: string[]) {
   return utf8(['wos/auth/v1', ctx.meshId, initNonce, respNonce, ...ids].join('|'));
+}
+
+/**
+ * What the device-key signature covers (protocol 3): the MAC's transcript plus both hellos'
+ * version ranges (so no one in between can make the two sides settle on an older version) and
+ * both certificate fingerprints of the connection (channel-binding.ts), initiator's first.
+ */
+function sigTranscript(base: Uint8Array, ranges: VersionRange[], fps: readonly string[]) {
+  const r = ranges.map((x) => `v${x.min}-${x.max}`);
+  return concatBytes(utf8('sig|wos/auth/v2|'), base, utf8(['', ...r, ...fps].join('|')));
 }
 
 /** Runs the handshake on `channel`; resolves with the admitted link or rejects and closes. */
@@ -243,22 +259,26 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
           );
         }
         peerHello = { ...r.output, nodeId: p.env.f, protocol };
-        const t = ids();
-        const sig = await ctx.identity.sign(concatBytes(utf8('sig|'), t.self));
-        const mac = await ctx.subtle.sign('HMAC', ctx.meshAuthKey, t.self as BufferSource);
-        await send('auth', { sig: toBase64Url(sig), mac: toBase64Url(new Uint8Array(mac)) });
+        const t = transcripts();
+        const sig = await ctx.identity.sign(t.sig.self);
+        const mac = await ctx.subtle.sign('HMAC', ctx.meshAuthKey, t.mac.self as BufferSource);
+        await send('auth', {
+          sig: toBase64Url(sig),
+          mac: toBase64Url(new Uint8Array(mac)),
+          fp: t.fps,
+        });
         return;
       }
       if (p.env.t === 'auth') {
         if (!peerHello) throw new InvalidMessageError('auth before hello');
         const r = v.safeParse(AuthSchema, p.env.b);
         if (!r.success) throw new InvalidMessageError(`auth: ${describeIssues(r.issues)}`);
-        const t = ids();
+        const t = transcripts();
         const macOk = await ctx.subtle.verify(
           'HMAC',
           ctx.meshAuthKey,
           fromBase64Url(r.output.mac) as BufferSource,
-          t.peer as BufferSource,
+          t.mac.peer as BufferSource,
         );
         if (!macOk) {
           await send('reject', {
@@ -270,10 +290,20 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
         const sigOk = await verifySignature(
           ctx.subtle,
           fromBase64Url(peerHello.pub),
-          concatBytes(utf8('sig|'), t.peer),
+          t.sig.peer,
           fromBase64Url(r.output.sig),
         );
-        if (!sigOk) throw new HandshakeError('BAD_SIGNATURE', `node ${peerHello.nodeId} signature`);
+        if (!sigOk) {
+          // Its own view of the certificates is unproven, but it tells a relay from a bad key.
+          const theirFps = r.output.fp;
+          if (theirFps[0] !== t.fps[0] || theirFps[1] !== t.fps[1]) {
+            throw new ChannelInterceptedError(peerHello.nodeId, t.fps, theirFps);
+          }
+          throw new HandshakeError(
+            'BAD_SIGNATURE',
+            `node ${peerHello.nodeId} did not sign this handshake with the key of its id`,
+          );
+        }
         const verdict = await admission.decide({
           nodeId: peerHello.nodeId,
           deviceId: deviceOfNode(peerHello.nodeId),
@@ -332,18 +362,25 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
       send('reject', { code, message: message.slice(0, 1000) }).catch(() => {});
 
     // Transcripts name the signer's role so a signature cannot be reflected back.
-    const ids = (): { self: Uint8Array; peer: Uint8Array } => {
+    const transcripts = (): {
+      mac: { self: Uint8Array; peer: Uint8Array };
+      sig: { self: Uint8Array; peer: Uint8Array };
+      fps: [string, string];
+    } => {
       const peer = peerHello!;
-      const [initNonce, respNonce] = channel.initiator
-        ? [myNonce, peer.nonce]
-        : [peer.nonce, myNonce];
-      const [initId, respId] = channel.initiator
-        ? [ctx.nodeId, peer.nodeId]
-        : [peer.nodeId, ctx.nodeId];
+      const init = channel.initiator;
+      const [initNonce, respNonce] = init ? [myNonce, peer.nonce] : [peer.nonce, myNonce];
+      const [initId, respId] = init ? [ctx.nodeId, peer.nodeId] : [peer.nodeId, ctx.nodeId];
       const role = (initiator: boolean): string => (initiator ? 'initiator' : 'responder');
+      const { local, remote } = channel.binding;
+      const fps: [string, string] = init ? [local, remote] : [remote, local];
+      const ranges = init ? [ours, theirs!] : [theirs!, ours];
+      const self = macTranscript(ctx, initNonce, respNonce, [initId, respId, role(init)]);
+      const other = macTranscript(ctx, initNonce, respNonce, [initId, respId, role(!init)]);
       return {
-        self: transcript(ctx, initNonce, respNonce, [initId, respId, role(channel.initiator)]),
-        peer: transcript(ctx, initNonce, respNonce, [initId, respId, role(!channel.initiator)]),
+        mac: { self, peer: other },
+        sig: { self: sigTranscript(self, ranges, fps), peer: sigTranscript(other, ranges, fps) },
+        fps,
       };
     };
 

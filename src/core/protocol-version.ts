@@ -21,13 +21,17 @@ import { HandshakeError } from './errors.ts';
  *    step, `hello.claim` and `acct.grants` came unversioned): not accepted any more.
  * 2. The hello declares its range (`v`, `vmin`) and unknown hello fields are ignored; a refusal
  *    reads PROTOCOL_MISMATCH.
+ * 3. The handshake's signature also covers both hellos' version ranges and both ends' DTLS
+ *    certificate fingerprints (channel binding, channel-binding.ts); `auth` carries the signer's
+ *    view of the fingerprints (`fp`). A version-2 signature does not verify here, so 2 is no
+ *    longer accepted: an older tab is told to reload.
  *
  * Frozen forever, so that any two builds can at least tell each other they do not match: the
  * packet format of `hello` and `reject`, the `v`/`vmin` fields of `hello`, `reject {code,
  * message}`, and the code PROTOCOL_MISMATCH.
  */
-export const PROTOCOL_VERSION = 2;
-export const MIN_PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
+export const MIN_PROTOCOL_VERSION = 3;
 
 export interface VersionRange {
   readonly min: number;

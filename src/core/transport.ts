@@ -1,3 +1,4 @@
+import type { ChannelBinding } from './channel-binding.ts';
 /**
  * The node interface's transport: reliable, ordered byte channels between peers. Real
  * implementations wrap PeerJS data channels (browser and Node agent); tests use the in-memory
@@ -8,6 +9,11 @@ export interface Channel {
   readonly remoteId: string;
   /** True on the side that dialed. */
   readonly initiator: boolean;
+  /**
+   * The certificate fingerprints of this connection's encrypted session, as this end sees them
+   * (channel-binding.ts); the link handshake signs them. May throw CHANNEL_BINDING_UNAVAILABLE.
+   */
+  readonly binding: ChannelBinding;
   /** Largest frame `send` accepts; larger messages are split by `FramedChannel`. */
   readonly maxFrameBytes: number;
   /**

@@ -1,4 +1,5 @@
 import type { DataConnection, Peer, PeerOptions } from 'peerjs';
+import { fingerprintOfSdp, type ChannelBinding } from '../core/channel-binding.ts';
 import { ClosedError, WosError } from '../core/errors.ts';
 import type { Channel, Transport, TransportStatus } from '../core/transport.ts';
 
@@ -209,6 +210,7 @@ class PeerJsChannel implements Channel {
   readonly remoteId: string;
   readonly initiator: boolean;
   readonly maxFrameBytes = MAX_FRAME;
+  #binding: ChannelBinding | undefined;
   readonly #conn: DataConnection;
   readonly #dc: RTCDataChannel;
   #onFrame: ((f: Uint8Array) => void) | undefined;
@@ -250,6 +252,18 @@ class PeerJsChannel implements Channel {
 
   get open(): boolean {
     return this.#open;
+  }
+
+  /** From the connection's SDP: DTLS checked the peer's certificate against the remote one. */
+  get binding(): ChannelBinding {
+    if (!this.#binding) {
+      const pc = this.#conn.peerConnection;
+      this.#binding = {
+        local: fingerprintOfSdp(pc?.localDescription?.sdp, 'local'),
+        remote: fingerprintOfSdp(pc?.remoteDescription?.sdp, 'remote'),
+      };
+    }
+    return this.#binding;
   }
 
   get onFrame(): ((f: Uint8Array) => void) | undefined {

@@ -54,7 +54,7 @@ describe('protocol versions between a tab and an agent of another build', () => 
     });
 
   it('an older agent: the tab names it in a banner, the agent is told to update', async () => {
-    const old = agentPosingAs('1-1');
+    const old = agentPosingAs('2-2');
     const oldId = await old.id;
     const banner = page.getByTestId('version-mismatch');
     await banner.waitFor({ timeout: 10_000 });
@@ -72,7 +72,7 @@ describe('protocol versions between a tab and an agent of another build', () => 
   });
 
   it('a newer agent: the tab offers to reload itself', async () => {
-    const neu = agentPosingAs('3-4');
+    const neu = agentPosingAs('4-5');
     await neu.id;
     const prompt = page.getByTestId('outdated');
     await prompt.waitFor({ timeout: 10_000 });
@@ -87,7 +87,7 @@ describe('protocol versions between a tab and an agent of another build', () => 
   });
 
   it('an agent of an overlapping range links normally', async () => {
-    const ok = agentPosingAs('2-3');
+    const ok = agentPosingAs('2-4');
     const id = await ok.id;
     await waitUntil(
       'the tab sees the agent',

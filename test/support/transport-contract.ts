@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { bytesEqual } from '../../src/core/bytes.ts';
+import { systemClock } from '../../src/core/clock.ts';
 import { ClosedError, WosError } from '../../src/core/errors.ts';
 import { FramedChannel } from '../../src/core/framing.ts';
+import {
+  generateDeviceKeyPair,
+  identityFromKeyPair,
+  meshAuthKeyOf,
+  meshIdOf,
+  newMeshKey,
+  newTabId,
+  nodeIdOf,
+} from '../../src/core/identity.ts';
+import { establishLink, type LinkContext } from '../../src/core/link.ts';
 import type { Channel, Transport } from '../../src/core/transport.ts';
 
 /**
@@ -28,6 +39,33 @@ const inbound = (t: Transport): Promise<Channel> =>
   new Promise((resolve) => {
     t.onChannel = resolve;
   });
+
+const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
+
+/** A link context for a fresh device in the mesh of `meshKey` (real WebCrypto, real clock). */
+async function linkContext(meshKey: string): Promise<LinkContext> {
+  const subtle = crypto.subtle;
+  const identity = await identityFromKeyPair(subtle, await generateDeviceKeyPair(subtle));
+  return {
+    nodeId: nodeIdOf(identity.deviceId, newTabId(random)),
+    kind: 'agent',
+    identity,
+    meshId: await meshIdOf(subtle, meshKey),
+    meshAuthKey: await meshAuthKeyOf(subtle, meshKey),
+    subtle,
+    random,
+    clock: systemClock,
+    maxMessageBytes: 1 << 20,
+    handshakeTimeoutMs: 10_000,
+  };
+}
+
+/** How a link attempt ended: the error's code, or 'linked'. */
+const outcome = (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'linked',
+    (e: unknown) => (e instanceof WosError ? e.code : String(e)),
+  );
 
 const pattern = (n: number, seed: number): Uint8Array => {
   const out = new Uint8Array(n);
@@ -116,6 +154,64 @@ export function transportContract(name: string, makePair: () => Promise<Transpor
         await p.close();
       }
     });
+
+    it('binds each channel to its session: both ends see the same two certificates', async () => {
+      const p = await makePair();
+      try {
+        const accepted = inbound(p.b);
+        const ca = await p.a.dial(p.b.id);
+        const cb = await accepted;
+        const [x, y] = [ca.binding, cb.binding];
+        expect(x.local.length).toBeGreaterThan(0);
+        expect(x.remote.length).toBeGreaterThan(0);
+        expect(x.local).not.toBe(x.remote);
+        expect([y.local, y.remote]).toEqual([x.remote, x.local]);
+        // The link handshake over it succeeds.
+        const meshKey = newMeshKey(random);
+        const [ctxA, ctxB] = [await linkContext(meshKey), await linkContext(meshKey)];
+        const results = await Promise.all([
+          outcome(establishLink(ca, ctxA)),
+          outcome(establishLink(cb, ctxB)),
+        ]);
+        expect(results).toEqual(['linked', 'linked']);
+      } finally {
+        await p.close();
+      }
+    }, 30_000);
+
+    it('a relay between two channels (a swapped-certificate MITM) fails the handshake: CHANNEL_INTERCEPTED', async () => {
+      // A dials the relay's first end; the relay's second end dials B and copies frames both
+      // ways, as a signaling server that swapped the SDP fingerprints could. Every handshake
+      // message arrives intact, so only the channel binding can tell.
+      const p1 = await makePair();
+      const p2 = await makePair();
+      try {
+        const atRelay = inbound(p1.b);
+        const atB = inbound(p2.b);
+        const ca = await p1.a.dial(p1.b.id);
+        const r1 = await atRelay;
+        const r2 = await p2.a.dial(p2.b.id);
+        const cb = await atB;
+        r1.onFrame = (f) => void r2.send(f.slice()).catch(() => {});
+        r2.onFrame = (f) => void r1.send(f.slice()).catch(() => {});
+        r1.onClose = () => r2.close();
+        r2.onClose = () => r1.close();
+        const meshKey = newMeshKey(random);
+        const [ctxA, ctxB] = [await linkContext(meshKey), await linkContext(meshKey)];
+        const results = await Promise.all([
+          outcome(establishLink(ca, ctxA)),
+          outcome(establishLink(cb, ctxB)),
+        ]);
+        expect(results).not.toContain('linked');
+        expect(results).toContain('CHANNEL_INTERCEPTED');
+        expect(results.every((r) => ['CHANNEL_INTERCEPTED', 'CHANNEL_CLOSED'].includes(r))).toBe(
+          true,
+        );
+      } finally {
+        await p1.close();
+        await p2.close();
+      }
+    }, 30_000);
 
     it('rejects a dial to a peer that does not exist with a WosError', async () => {
       const p = await makePair();

@@ -10,6 +10,7 @@ function pair(maxFrameBytes = 64): [Channel, Channel, Uint8Array[]] {
   const mk = (initiator: boolean): Channel & { peer?: Channel } => ({
     remoteId: 'x',
     initiator,
+    binding: { local: initiator ? 'a' : 'b', remote: initiator ? 'b' : 'a' },
     maxFrameBytes,
     open: true,
     onFrame: undefined,

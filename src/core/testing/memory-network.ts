@@ -1,3 +1,4 @@
+import type { ChannelBinding } from '../channel-binding.ts';
 import type { Clock } from '../clock.ts';
 import { ClosedError, WosError } from '../errors.ts';
 import type { Channel, Directory, Transport, TransportStatus } from '../transport.ts';
@@ -16,6 +17,9 @@ export interface MemoryNetworkOptions {
   partitionCloseMs: number;
   random: () => number;
 }
+
+/** Connections dialed in this process: numbers each one's simulated certificates. */
+let connections = 0;
 
 export class MemoryNetwork {
   readonly clock: Clock;
@@ -127,6 +131,10 @@ export class MemoryTransport implements Transport {
     }
     const a = new MemoryChannel(this.#net, this.id, peerId, true);
     const b = new MemoryChannel(this.#net, peerId, this.id, false);
+    // Each end of a connection has its own "certificate", as a DTLS session would.
+    const n = ++connections;
+    a.binding = { local: `mem ${n}:${this.id}`, remote: `mem ${n}:${peerId}` };
+    b.binding = { local: a.binding.remote, remote: a.binding.local };
     a.peer = b;
     b.peer = a;
     this.channels.add(a);
@@ -163,6 +171,8 @@ export class MemoryChannel implements Channel {
   readonly localId: string;
   readonly initiator: boolean;
   readonly maxFrameBytes: number;
+  /** Set by `dial` (a test may give a relay's channels their own). */
+  binding: ChannelBinding = { local: '', remote: '' };
   readonly #net: MemoryNetwork;
   peer: MemoryChannel | undefined;
   onClose: (() => void) | undefined;
