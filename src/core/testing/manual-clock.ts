@@ -1,20 +1,61 @@
 import type { Clock } from '../clock.ts';
 
+interface Held {
+  done: boolean;
+  release: () => void;
+}
+
 /** A clock that only moves when told to: deterministic timers for tests and simulations. */
 export class ManualClock implements Clock {
   #now: number;
   #seq = 0;
   readonly #timers = new Map<number, { at: number; fn: () => void }>();
-  #inflight = 0;
+  /** Tracked operations, in the order they started; each is released only at the head. */
+  readonly #held: Held[] = [];
+  #pumping = false;
 
   /**
    * Real asynchronous work (WebCrypto runs on a thread pool) is invisible to a manual clock;
    * tracked promises hold the clock still until they settle, so simulated timeouts never race
-   * real CPU time.
+   * real CPU time. They also settle in the order they started, one per macrotask turn, whatever
+   * order the thread pool finishes them in: what runs after each (and which frames, timers and
+   * random draws follow) is then the same in every run, so a seeded simulation replays exactly.
    */
   track<T>(p: Promise<T>): Promise<T> {
-    this.#inflight++;
-    return p.finally(() => this.#inflight--);
+    return new Promise<T>((resolve, reject) => {
+      const held: Held = { done: false, release: () => {} };
+      p.then(
+        (value) => {
+          held.release = () => resolve(value);
+          held.done = true;
+        },
+        (e: unknown) => {
+          held.release = () => reject(e as Error);
+          held.done = true;
+        },
+      );
+      this.#held.push(held);
+      void this.#pump();
+    });
+  }
+
+  /** Releases finished operations from the head, one per turn, until none is held. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#held.length > 0) {
+        const head = this.#held[0]!;
+        if (head.done) {
+          this.#held.shift();
+          head.release();
+        }
+        // Its continuation runs (and may start more) before the next is released.
+        await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      this.#pumping = false;
+    }
   }
 
   constructor(start = 1_000_000) {
@@ -64,6 +105,6 @@ export class ManualClock implements Clock {
   }
 
   async #settle(): Promise<void> {
-    while (this.#inflight > 0) await new Promise((r) => setImmediate(r));
+    while (this.#held.length > 0) await new Promise((r) => setImmediate(r));
   }
 }

@@ -1,11 +1,5 @@
 import type { Admission } from '../admission.ts';
-import {
-  generateDeviceKeyPair,
-  identityFromKeyPair,
-  newTabId,
-  nodeIdOf,
-  type DeviceIdentity,
-} from '../identity.ts';
+import { identityFromKeyPair, newTabId, nodeIdOf, type DeviceIdentity } from '../identity.ts';
 import type { NodeKind } from '../link.ts';
 import { MeshNode, type MeshNodeOptions } from '../mesh-node.ts';
 import { emptyResources } from '../resources.ts';
@@ -39,7 +33,7 @@ export async function createSimNode(
   const subtle = trackedSubtle(net.clock as ManualClock);
   const { identity: given, admission, ...nodeOpts } = opts;
   const identity =
-    given ?? (await identityFromKeyPair(subtle, await generateDeviceKeyPair(subtle)));
+    given ?? (await identityFromKeyPair(subtle, await seededDeviceKeyPair(subtle, random)));
   const transport = net.transport(nodeIdOf(identity.deviceId, newTabId(random)));
   const node = await MeshNode.create(
     {
@@ -78,4 +72,43 @@ export async function startSimMesh(
   }
   await clock.advance(settleMs);
   return made;
+}
+
+/** PKCS #8 for a P-256 private key with only its scalar (the public point is derived on import). */
+const P256_PKCS8_PREFIX = Uint8Array.from([
+  0x30, 0x41, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+  0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04, 0x27, 0x30, 0x25, 0x02, 0x01,
+  0x01, 0x04, 0x20,
+]);
+
+/**
+ * A device key pair drawn from `random`: a simulation's node ids (hence its membership order,
+ * coordinator and placement) then follow from its seed alone, as WebCrypto's own key
+ * generation would not let them. Tests only: the private scalar comes from a seeded stream.
+ */
+export async function seededDeviceKeyPair(
+  subtle: SubtleCrypto,
+  random: (n: number) => Uint8Array,
+): Promise<CryptoKeyPair> {
+  const ecdsa = { name: 'ECDSA', namedCurve: 'P-256' };
+  for (;;) {
+    const der = new Uint8Array(P256_PKCS8_PREFIX.length + 32);
+    der.set(P256_PKCS8_PREFIX);
+    der.set(random(32), P256_PKCS8_PREFIX.length);
+    let privateKey: CryptoKey;
+    try {
+      privateKey = await subtle.importKey('pkcs8', der, ecdsa, true, ['sign']);
+    } catch {
+      continue; // a scalar of 0 or ≥ the group order (odds ~2⁻³²): draw again
+    }
+    const { x, y } = await subtle.exportKey('jwk', privateKey);
+    const publicKey = await subtle.importKey(
+      'jwk',
+      { kty: 'EC', crv: 'P-256', x, y },
+      ecdsa,
+      true,
+      ['verify'],
+    );
+    return { privateKey, publicKey };
+  }
 }
