@@ -219,6 +219,9 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
           }
           throw new HandshakeError('PROTOCOL_MISMATCH', `peer ${p.env.f}: ${r.output.message}`);
         }
+        if (r.success && r.output.code === 'CHANNEL_BINDING_UNAVAILABLE') {
+          throw new HandshakeError(r.output.code, `peer ${p.env.f} refused: ${r.output.message}`);
+        }
         if (r.success && r.output.code === 'PROTOCOL_VERSION_MALFORMED') {
           throw new HandshakeError(r.output.code, `peer ${p.env.f}: ${r.output.message}`);
         }
@@ -259,7 +262,16 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
           );
         }
         peerHello = { ...r.output, nodeId: p.env.f, protocol };
-        const t = transcripts();
+        let t: ReturnType<typeof transcripts>;
+        try {
+          t = transcripts();
+        } catch (e) {
+          // No binding to sign (channel-binding.ts): say so, rather than just hanging up.
+          if (!(e instanceof WosError)) throw e;
+          await refuse(e.code, `node ${ctx.nodeId}: ${e.message}`);
+          fail(e, REJECT_LINGER_MS);
+          return;
+        }
         const sig = await ctx.identity.sign(t.sig.self);
         const mac = await ctx.subtle.sign('HMAC', ctx.meshAuthKey, t.mac.self as BufferSource);
         await send('auth', {

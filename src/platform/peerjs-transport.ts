@@ -210,7 +210,7 @@ class PeerJsChannel implements Channel {
   readonly remoteId: string;
   readonly initiator: boolean;
   readonly maxFrameBytes = MAX_FRAME;
-  #binding: ChannelBinding | undefined;
+  readonly #binding: ChannelBinding | Error;
   readonly #conn: DataConnection;
   readonly #dc: RTCDataChannel;
   #onFrame: ((f: Uint8Array) => void) | undefined;
@@ -225,6 +225,8 @@ class PeerJsChannel implements Channel {
   constructor(conn: DataConnection, initiator: boolean, early: Uint8Array[]) {
     this.#conn = conn;
     this.#dc = conn.dataChannel;
+    // Now, while both descriptions are certainly set (PeerJS drops the connection on close).
+    this.#binding = bindingOf(conn.peerConnection);
     this.remoteId = conn.peer;
     this.initiator = initiator;
     this.#dc.bufferedAmountLowThreshold = LOW_WATER;
@@ -254,15 +256,9 @@ class PeerJsChannel implements Channel {
     return this.#open;
   }
 
-  /** From the connection's SDP: DTLS checked the peer's certificate against the remote one. */
+  /** From the connection's SDP (read at open: DTLS checked the peer's certificate against it). */
   get binding(): ChannelBinding {
-    if (!this.#binding) {
-      const pc = this.#conn.peerConnection;
-      this.#binding = {
-        local: fingerprintOfSdp(pc?.localDescription?.sdp, 'local'),
-        remote: fingerprintOfSdp(pc?.remoteDescription?.sdp, 'remote'),
-      };
-    }
+    if (this.#binding instanceof Error) throw this.#binding;
     return this.#binding;
   }
 
@@ -322,4 +318,15 @@ function toBytes(data: unknown): Uint8Array | undefined {
   if (ArrayBuffer.isView(data))
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return undefined;
+}
+
+function bindingOf(pc: RTCPeerConnection | null | undefined): ChannelBinding | Error {
+  try {
+    return {
+      local: fingerprintOfSdp(pc?.localDescription?.sdp, 'local'),
+      remote: fingerprintOfSdp(pc?.remoteDescription?.sdp, 'remote'),
+    };
+  } catch (e) {
+    return e as Error;
+  }
 }

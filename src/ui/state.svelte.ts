@@ -30,7 +30,11 @@ export class MeshState {
       const admissionCode =
         e.code.startsWith('CERT_') || e.code.startsWith('INVITE_') || e.code === 'NOT_A_MEMBER';
       const refused = admissionCode && (e as { byPeer?: unknown }).byPeer === true;
-      if (e.code === 'MESH_KEY_MISMATCH' || refused) this.error = e.message;
+      // So does a link that looks relayed (a signaling server in the middle) or cannot be bound
+      // to its connection (link.ts, channel-binding.ts).
+      const intercepted =
+        e.code === 'CHANNEL_INTERCEPTED' || e.code === 'CHANNEL_BINDING_UNAVAILABLE';
+      if (e.code === 'MESH_KEY_MISMATCH' || refused || intercepted) this.error = e.message;
     });
     wos.on('version', (m) => {
       // This tab being out of date is the actionable news: keep it over any older peer.

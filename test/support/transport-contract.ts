@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { bytesEqual } from '../../src/core/bytes.ts';
-import { systemClock } from '../../src/core/clock.ts';
 import { ClosedError, WosError } from '../../src/core/errors.ts';
 import { FramedChannel } from '../../src/core/framing.ts';
-import {
-  generateDeviceKeyPair,
-  identityFromKeyPair,
-  meshAuthKeyOf,
-  meshIdOf,
-  newMeshKey,
-  newTabId,
-  nodeIdOf,
-} from '../../src/core/identity.ts';
-import { establishLink, type LinkContext } from '../../src/core/link.ts';
+import { newMeshKey } from '../../src/core/identity.ts';
+import { establishLink } from '../../src/core/link.ts';
 import type { Channel, Transport } from '../../src/core/transport.ts';
+import { linkContext, outcome, random } from './link-context.ts';
 
 /**
  * One contract for every Transport implementation (in-memory, PeerJS in the browser and in
@@ -39,33 +31,6 @@ const inbound = (t: Transport): Promise<Channel> =>
   new Promise((resolve) => {
     t.onChannel = resolve;
   });
-
-const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
-
-/** A link context for a fresh device in the mesh of `meshKey` (real WebCrypto, real clock). */
-async function linkContext(meshKey: string): Promise<LinkContext> {
-  const subtle = crypto.subtle;
-  const identity = await identityFromKeyPair(subtle, await generateDeviceKeyPair(subtle));
-  return {
-    nodeId: nodeIdOf(identity.deviceId, newTabId(random)),
-    kind: 'agent',
-    identity,
-    meshId: await meshIdOf(subtle, meshKey),
-    meshAuthKey: await meshAuthKeyOf(subtle, meshKey),
-    subtle,
-    random,
-    clock: systemClock,
-    maxMessageBytes: 1 << 20,
-    handshakeTimeoutMs: 10_000,
-  };
-}
-
-/** How a link attempt ended: the error's code, or 'linked'. */
-const outcome = (p: Promise<unknown>): Promise<string> =>
-  p.then(
-    () => 'linked',
-    (e: unknown) => (e instanceof WosError ? e.code : String(e)),
-  );
 
 const pattern = (n: number, seed: number): Uint8Array => {
   const out = new Uint8Array(n);

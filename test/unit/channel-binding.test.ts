@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ChannelInterceptedError, fingerprintOfSdp } from '../../src/core/channel-binding.ts';
 import { WosError } from '../../src/core/errors.ts';
+import { newMeshKey } from '../../src/core/identity.ts';
+import { establishLink } from '../../src/core/link.ts';
+import { systemClock } from '../../src/core/clock.ts';
+import { MemoryNetwork } from '../../src/core/testing/memory-network.ts';
+import { linkContext, outcome, random } from '../support/link-context.ts';
 
 // The shape of a Chromium data-channel offer (values shortened where they do not matter).
 const CHROMIUM_OFFER = [
@@ -43,6 +48,48 @@ describe('channel binding', () => {
       expect((err as WosError).code).toBe('CHANNEL_BINDING_UNAVAILABLE');
       expect((err as WosError).message).toMatch(/remote session description/);
     }
+  });
+
+  it('reads a session-level line (as Firefox writes it) and repeats of the same fingerprint', () => {
+    const line = CHROMIUM_OFFER.match(/a=fingerprint:[^\r]*/)![0];
+    const firefox = CHROMIUM_OFFER.replace(`${line}\r\n`, '').replace(
+      't=0 0\r\n',
+      `t=0 0\r\n${line}\r\n`,
+    );
+    const both = CHROMIUM_OFFER.replace('t=0 0\r\n', `t=0 0\r\n${line.toLowerCase()}\r\n`);
+    const want = fingerprintOfSdp(CHROMIUM_OFFER, 'local');
+    expect(fingerprintOfSdp(firefox, 'remote')).toBe(want);
+    expect(fingerprintOfSdp(both, 'remote')).toBe(want);
+  });
+
+  it("refuses two different fingerprints: a relay could add its own beside the peer's", () => {
+    const line = CHROMIUM_OFFER.match(/a=fingerprint:[^\r]*/)![0];
+    const other = line.replace('6B:8B', '00:11');
+    for (const extra of [`${other}\r\n${line}`, `${line}\r\n${other}`]) {
+      const sdp = CHROMIUM_OFFER.replace(line, extra);
+      expect(() => fingerprintOfSdp(sdp, 'remote')).toThrow(/lists 2 different DTLS certificate/);
+    }
+  });
+
+  it('a channel without a binding: the peer is told CHANNEL_BINDING_UNAVAILABLE, no link', async () => {
+    const net = new MemoryNetwork(systemClock, { latencyMs: 1 });
+    const a = net.transport('aaaaaaaaaaaaaaaa-aaaaaaaa');
+    const b = net.transport('bbbbbbbbbbbbbbbb-bbbbbbbb');
+    const accepted = new Promise<Awaited<ReturnType<typeof a.dial>>>((r) => (b.onChannel = r));
+    const ca = await a.dial(b.id);
+    const cb = await accepted;
+    Object.defineProperty(ca, 'binding', {
+      get: () => fingerprintOfSdp('v=0', 'local'),
+    });
+    const meshKey = newMeshKey(random);
+    const [ctxA, ctxB] = [await linkContext(meshKey), await linkContext(meshKey)];
+    const results = await Promise.all([
+      outcome(establishLink(ca, ctxA)),
+      outcome(establishLink(cb, ctxB)),
+    ]);
+    expect(results).toEqual(['CHANNEL_BINDING_UNAVAILABLE', 'CHANNEL_BINDING_UNAVAILABLE']);
+    a.close();
+    b.close();
   });
 
   it('says what an interception looks like', () => {

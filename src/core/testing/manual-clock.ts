@@ -20,6 +20,8 @@ export class ManualClock implements Clock {
    * real CPU time. They also settle in the order they started, one per macrotask turn, whatever
    * order the thread pool finishes them in: what runs after each (and which frames, timers and
    * random draws follow) is then the same in every run, so a seeded simulation replays exactly.
+   * Track leaf operations only (one WebCrypto call, as `trackedSubtle` does): a tracked promise
+   * that waits for one tracked after it would wait forever, since it is released first.
    */
   track<T>(p: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {

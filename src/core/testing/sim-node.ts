@@ -91,15 +91,18 @@ export async function seededDeviceKeyPair(
   random: (n: number) => Uint8Array,
 ): Promise<CryptoKeyPair> {
   const ecdsa = { name: 'ECDSA', namedCurve: 'P-256' };
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     const der = new Uint8Array(P256_PKCS8_PREFIX.length + 32);
     der.set(P256_PKCS8_PREFIX);
     der.set(random(32), P256_PKCS8_PREFIX.length);
     let privateKey: CryptoKey;
     try {
       privateKey = await subtle.importKey('pkcs8', der, ecdsa, true, ['sign']);
-    } catch {
-      continue; // a scalar of 0 or ≥ the group order (odds ~2⁻³²): draw again
+    } catch (e) {
+      // A scalar of 0 or ≥ the group order (odds ~2⁻³²): draw again; a runtime that refuses
+      // such keys altogether fails here instead of looping.
+      if (attempt >= 4) throw e;
+      continue;
     }
     const { x, y } = await subtle.exportKey('jwk', privateKey);
     const publicKey = await subtle.importKey(
