@@ -293,6 +293,15 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
           t.mac.peer as BufferSource,
         );
         if (!macOk) {
+          // A relay that paired two dialers (or two listeners) gives both ends the same role:
+          // then the peer's MAC fits the transcript with our role on its side.
+          const mirrored = await ctx.subtle.verify(
+            'HMAC',
+            ctx.meshAuthKey,
+            fromBase64Url(r.output.mac) as BufferSource,
+            t.mac.mirrored as BufferSource,
+          );
+          if (mirrored) throw new ChannelInterceptedError(peerHello.nodeId, t.fps, r.output.fp);
           await send('reject', {
             code: 'MESH_KEY_MISMATCH',
             message: 'wrong mesh key',
@@ -375,7 +384,7 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
 
     // Transcripts name the signer's role so a signature cannot be reflected back.
     const transcripts = (): {
-      mac: { self: Uint8Array; peer: Uint8Array };
+      mac: { self: Uint8Array; peer: Uint8Array; mirrored: Uint8Array };
       sig: { self: Uint8Array; peer: Uint8Array };
       fps: [string, string];
     } => {
@@ -389,8 +398,12 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
       const ranges = init ? [ours, theirs!] : [theirs!, ours];
       const self = macTranscript(ctx, initNonce, respNonce, [initId, respId, role(init)]);
       const other = macTranscript(ctx, initNonce, respNonce, [initId, respId, role(!init)]);
+      // What the peer MACs if it believes it holds our role too (see the MAC check).
+      const [mInit, mResp] = init ? [peer.nonce, myNonce] : [myNonce, peer.nonce];
+      const [mInitId, mRespId] = init ? [peer.nodeId, ctx.nodeId] : [ctx.nodeId, peer.nodeId];
+      const mirrored = macTranscript(ctx, mInit, mResp, [mInitId, mRespId, role(init)]);
       return {
-        mac: { self, peer: other },
+        mac: { self, peer: other, mirrored },
         sig: { self: sigTranscript(self, ranges, fps), peer: sigTranscript(other, ranges, fps) },
         fps,
       };

@@ -178,6 +178,36 @@ export function transportContract(name: string, makePair: () => Promise<Transpor
       }
     }, 30_000);
 
+    it('a relay pairing two dialers is CHANNEL_INTERCEPTED too, not a wrong mesh key', async () => {
+      const p1 = await makePair();
+      const p2 = await makePair();
+      try {
+        const at1 = inbound(p1.b);
+        const at2 = inbound(p2.b);
+        const ca = await p1.a.dial(p1.b.id);
+        const cb = await p2.a.dial(p2.b.id);
+        const [r1, r2] = [await at1, await at2];
+        expect([ca.initiator, cb.initiator]).toEqual([true, true]);
+        r1.onFrame = (f) => void r2.send(f.slice()).catch(() => {});
+        r2.onFrame = (f) => void r1.send(f.slice()).catch(() => {});
+        r1.onClose = () => r2.close();
+        r2.onClose = () => r1.close();
+        const meshKey = newMeshKey(random);
+        const [ctxA, ctxB] = [await linkContext(meshKey), await linkContext(meshKey)];
+        const results = await Promise.all([
+          outcome(establishLink(ca, ctxA)),
+          outcome(establishLink(cb, ctxB)),
+        ]);
+        expect(results).toContain('CHANNEL_INTERCEPTED');
+        expect(results.every((r) => ['CHANNEL_INTERCEPTED', 'CHANNEL_CLOSED'].includes(r))).toBe(
+          true,
+        );
+      } finally {
+        await p1.close();
+        await p2.close();
+      }
+    }, 30_000);
+
     it('rejects a dial to a peer that does not exist with a WosError', async () => {
       const p = await makePair();
       try {
