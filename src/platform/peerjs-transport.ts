@@ -36,7 +36,6 @@ export class PeerJsTransport implements Transport {
   readonly #opts: PeerJsTransportOptions;
   onChannel: ((c: Channel) => void) | undefined;
   onStatus: ((s: TransportStatus) => void) | undefined;
-  onGoodbye: ((from: string, payload: unknown) => void) | undefined;
   status: TransportStatus = 'connecting';
   #retry: ReturnType<typeof setTimeout> | undefined;
   #backoff = 250;
@@ -55,11 +54,6 @@ export class PeerJsTransport implements Transport {
       config: { iceServers: opts.iceServers },
       debug: 0,
     } as PeerOptions);
-    // Goodbyes travel as PeerJS `LEAVE {dst, payload}`, which the server relays as it is (and
-    // on which PeerJS itself closes its connections to the sender).
-    this.#peer.socket.on('message', (m: { type?: unknown; src?: unknown; payload?: unknown }) => {
-      if (m.type === 'LEAVE' && typeof m.src === 'string') this.onGoodbye?.(m.src, m.payload);
-    });
     this.#peer.on('open', () => {
       this.#backoff = 250;
       this.#setStatus('online');
@@ -121,12 +115,6 @@ export class PeerJsTransport implements Transport {
     const conn = this.#peer.connect(peerId, { reliable: true, serialization: 'raw' });
     if (!conn) return Promise.reject(new WosError('DIAL_FAILED', `cannot dial ${peerId} now`));
     return this.#whenOpen(conn, true, this.#opts.dialTimeoutMs ?? 15_000, signal);
-  }
-
-  /** Synchronous: each `LEAVE` is on the websocket (in the browser's network process) at once. */
-  sendGoodbye(peers: readonly string[], payload: unknown): void {
-    if (this.status !== 'online') return;
-    for (const dst of peers) this.#peer.socket.send({ type: 'LEAVE', dst, payload });
   }
 
   close(): void {
