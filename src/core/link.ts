@@ -24,9 +24,9 @@ import { decodePacket, describeIssues, encodePacket, NodeIdSchema, type Packet }
 /**
  * A link is a channel whose peer has proven (1) its node id, by signing the handshake
  * transcript with the device key the id is derived from, over this very connection (the
- * transcript holds both ends' certificate fingerprints: channel-binding.ts), and (2) knowledge of
- * the mesh key, by an HMAC over the transcript, and (3) passed this node's admission (admission.ts), which
- * each side announces with `admit` or refuses with `reject {code}`. Nothing but `hello`, `auth`,
+ * transcript holds both ends' certificate fingerprints: channel-binding.ts), and (2) knowledge
+ * of the mesh key, by an HMAC over the transcript, and (3) passed this node's admission
+ * (admission.ts), which each side announces with `admit` or refuses with `reject {code}`. Nothing but `hello`, `auth`,
  * `admit` and `reject` is accepted before. Before any of that, the `hello`s' protocol version
  * ranges must overlap (protocol-version.ts), else both sides fail with PROTOCOL_MISMATCH.
  */

@@ -38,6 +38,27 @@ const pattern = (n: number, seed: number): Uint8Array => {
   return out;
 };
 
+/** Copies every frame between two channels both ways, and a close across: a relay. */
+function relay(r1: Channel, r2: Channel): void {
+  r1.onFrame = (f) => void r2.send(f.slice()).catch(() => {});
+  r2.onFrame = (f) => void r1.send(f.slice()).catch(() => {});
+  r1.onClose = () => r2.close();
+  r2.onClose = () => r1.close();
+}
+
+/** Runs the link handshake on both channels (fresh devices, one mesh); how each side ended. */
+async function handshake(ca: Channel, cb: Channel): Promise<string[]> {
+  const meshKey = newMeshKey(random);
+  const [ctxA, ctxB] = [await linkContext(meshKey), await linkContext(meshKey)];
+  return Promise.all([outcome(establishLink(ca, ctxA)), outcome(establishLink(cb, ctxB))]);
+}
+
+/** Refused by at least one side as intercepted, and by neither linked. */
+function expectIntercepted(results: string[]): void {
+  expect(results).toContain('CHANNEL_INTERCEPTED');
+  expect(results.every((r) => ['CHANNEL_INTERCEPTED', 'CHANNEL_CLOSED'].includes(r))).toBe(true);
+}
+
 export function transportContract(name: string, makePair: () => Promise<TransportPair>): void {
   describe(`Transport contract: ${name}`, () => {
     it('dials, reports both ends, and carries frames in order both ways, byte-exact', async () => {
@@ -132,13 +153,7 @@ export function transportContract(name: string, makePair: () => Promise<Transpor
         expect(x.local).not.toBe(x.remote);
         expect([y.local, y.remote]).toEqual([x.remote, x.local]);
         // The link handshake over it succeeds.
-        const meshKey = newMeshKey(random);
-        const [ctxA, ctxB] = [await linkContext(meshKey), await linkContext(meshKey)];
-        const results = await Promise.all([
-          outcome(establishLink(ca, ctxA)),
-          outcome(establishLink(cb, ctxB)),
-        ]);
-        expect(results).toEqual(['linked', 'linked']);
+        expect(await handshake(ca, cb)).toEqual(['linked', 'linked']);
       } finally {
         await p.close();
       }
@@ -157,21 +172,8 @@ export function transportContract(name: string, makePair: () => Promise<Transpor
         const r1 = await atRelay;
         const r2 = await p2.a.dial(p2.b.id);
         const cb = await atB;
-        r1.onFrame = (f) => void r2.send(f.slice()).catch(() => {});
-        r2.onFrame = (f) => void r1.send(f.slice()).catch(() => {});
-        r1.onClose = () => r2.close();
-        r2.onClose = () => r1.close();
-        const meshKey = newMeshKey(random);
-        const [ctxA, ctxB] = [await linkContext(meshKey), await linkContext(meshKey)];
-        const results = await Promise.all([
-          outcome(establishLink(ca, ctxA)),
-          outcome(establishLink(cb, ctxB)),
-        ]);
-        expect(results).not.toContain('linked');
-        expect(results).toContain('CHANNEL_INTERCEPTED');
-        expect(results.every((r) => ['CHANNEL_INTERCEPTED', 'CHANNEL_CLOSED'].includes(r))).toBe(
-          true,
-        );
+        relay(r1, r2);
+        expectIntercepted(await handshake(ca, cb));
       } finally {
         await p1.close();
         await p2.close();
@@ -188,20 +190,8 @@ export function transportContract(name: string, makePair: () => Promise<Transpor
         const cb = await p2.a.dial(p2.b.id);
         const [r1, r2] = [await at1, await at2];
         expect([ca.initiator, cb.initiator]).toEqual([true, true]);
-        r1.onFrame = (f) => void r2.send(f.slice()).catch(() => {});
-        r2.onFrame = (f) => void r1.send(f.slice()).catch(() => {});
-        r1.onClose = () => r2.close();
-        r2.onClose = () => r1.close();
-        const meshKey = newMeshKey(random);
-        const [ctxA, ctxB] = [await linkContext(meshKey), await linkContext(meshKey)];
-        const results = await Promise.all([
-          outcome(establishLink(ca, ctxA)),
-          outcome(establishLink(cb, ctxB)),
-        ]);
-        expect(results).toContain('CHANNEL_INTERCEPTED');
-        expect(results.every((r) => ['CHANNEL_INTERCEPTED', 'CHANNEL_CLOSED'].includes(r))).toBe(
-          true,
-        );
+        relay(r1, r2);
+        expectIntercepted(await handshake(ca, cb));
       } finally {
         await p1.close();
         await p2.close();
