@@ -50,9 +50,9 @@ export class ChannelInterceptedError extends HandshakeError {
     super(
       'CHANNEL_INTERCEPTED',
       `the connection to ${peer} looks relayed by a third party: this end's encrypted session ` +
-        `has certificates ${ours.join(' / ')}, the peer says its has ${theirs.join(' / ')}. The ` +
-        'signaling server or the network may be intercepting it, so the link was refused; try ' +
-        'another signaling server or network',
+        `has certificates ${ours.join(' / ')}, the peer says its session has ` +
+        `${theirs.join(' / ')}. The signaling server or the network may be intercepting it, so ` +
+        'the link was refused; try another signaling server or network',
     );
   }
 }
