@@ -20,35 +20,30 @@ const id = (c: string): string =>
     .padStart(8, 'a')
     .replace(/\d/g, (d) => 'abcdefghij'[Number(d)]!)}`;
 
-// The relay cases are left out here (see ContractOptions.relays); they run in memory.
-transportContract(
-  'PeerJS (Node, @roamhq/wrtc)',
-  async () => {
-    const PeerClass = (await loadPeerJs()).Peer;
-    const open = (peerId: string): Promise<PeerJsTransport> =>
-      PeerJsTransport.open({
-        id: peerId,
-        token: `t${peerId.replace(/-/g, '')}`,
-        host: '127.0.0.1',
-        port: server.port,
-        secure: false,
-        path: '/peerjs',
-        key: 'peerjs',
-        iceServers: [],
-        dialTimeoutMs: 10_000,
-        PeerClass,
-      });
-    const a = await open(id('a'));
-    const b = await open(id('b'));
-    return {
-      a,
-      b,
-      absentId: id('c'),
-      close: async () => {
-        a.close();
-        b.close();
-      },
-    };
-  },
-  { relays: false },
-);
+transportContract('PeerJS (Node, @roamhq/wrtc)', async () => {
+  const PeerClass = (await loadPeerJs()).Peer;
+  const open = (peerId: string): Promise<PeerJsTransport> =>
+    PeerJsTransport.open({
+      id: peerId,
+      token: `t${peerId.replace(/-/g, '')}`,
+      host: '127.0.0.1',
+      port: server.port,
+      secure: false,
+      path: '/peerjs',
+      key: 'peerjs',
+      iceServers: [],
+      dialTimeoutMs: 10_000,
+      PeerClass,
+    });
+  const a = await open(id('a'));
+  const b = await open(id('b'));
+  return {
+    a,
+    b,
+    absentId: id('c'),
+    close: async () => {
+      a.close();
+      b.close();
+    },
+  };
+});

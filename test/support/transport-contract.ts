@@ -59,25 +59,7 @@ function expectIntercepted(results: string[]): void {
   expect(results.every((r) => ['CHANNEL_INTERCEPTED', 'CHANNEL_CLOSED'].includes(r))).toBe(true);
 }
 
-export interface ContractOptions {
-  /**
-   * Run the two relay (man-in-the-middle) cases. The PeerJS suite leaves them out for now: on
-   * @roamhq/wrtc they pass (and fail without channel binding, checked by hand in stop 11), but
-   * the browser file that runs after them (epoch-grants) then fails its grant wait, for a cause
-   * not found yet. They run on the in-memory transport.
-   */
-  relays?: boolean;
-}
-
-export function transportContract(
-  name: string,
-  makePair: () => Promise<TransportPair>,
-  { relays = true }: ContractOptions = {},
-): void {
-  // Left out rather than skipped: a suite without them says so where it is declared.
-  const relayCase = (title: string, fn: () => Promise<void>, timeout: number): void => {
-    if (relays) it(title, fn, timeout);
-  };
+export function transportContract(name: string, makePair: () => Promise<TransportPair>): void {
   describe(`Transport contract: ${name}`, () => {
     it('dials, reports both ends, and carries frames in order both ways, byte-exact', async () => {
       const p = await makePair();
@@ -177,52 +159,44 @@ export function transportContract(
       }
     }, 30_000);
 
-    relayCase(
-      'a relay between two channels (a swapped-certificate MITM) fails the handshake: CHANNEL_INTERCEPTED',
-      async () => {
-        // A dials the relay's first end; the relay's second end dials B and copies frames both
-        // ways, as a signaling server that swapped the SDP fingerprints could. Every handshake
-        // message arrives intact, so only the channel binding can tell.
-        const p1 = await makePair();
-        const p2 = await makePair();
-        try {
-          const atRelay = inbound(p1.b);
-          const atB = inbound(p2.b);
-          const ca = await p1.a.dial(p1.b.id);
-          const r1 = await atRelay;
-          const r2 = await p2.a.dial(p2.b.id);
-          const cb = await atB;
-          relay(r1, r2);
-          expectIntercepted(await handshake(ca, cb));
-        } finally {
-          await p1.close();
-          await p2.close();
-        }
-      },
-      30_000,
-    );
+    it('a relay between two channels (a swapped-certificate MITM) fails the handshake: CHANNEL_INTERCEPTED', async () => {
+      // A dials the relay's first end; the relay's second end dials B and copies frames both
+      // ways, as a signaling server that swapped the SDP fingerprints could. Every handshake
+      // message arrives intact, so only the channel binding can tell.
+      const p1 = await makePair();
+      const p2 = await makePair();
+      try {
+        const atRelay = inbound(p1.b);
+        const atB = inbound(p2.b);
+        const ca = await p1.a.dial(p1.b.id);
+        const r1 = await atRelay;
+        const r2 = await p2.a.dial(p2.b.id);
+        const cb = await atB;
+        relay(r1, r2);
+        expectIntercepted(await handshake(ca, cb));
+      } finally {
+        await p1.close();
+        await p2.close();
+      }
+    }, 30_000);
 
-    relayCase(
-      'a relay pairing two dialers is CHANNEL_INTERCEPTED too, not a wrong mesh key',
-      async () => {
-        const p1 = await makePair();
-        const p2 = await makePair();
-        try {
-          const at1 = inbound(p1.b);
-          const at2 = inbound(p2.b);
-          const ca = await p1.a.dial(p1.b.id);
-          const cb = await p2.a.dial(p2.b.id);
-          const [r1, r2] = [await at1, await at2];
-          expect([ca.initiator, cb.initiator]).toEqual([true, true]);
-          relay(r1, r2);
-          expectIntercepted(await handshake(ca, cb));
-        } finally {
-          await p1.close();
-          await p2.close();
-        }
-      },
-      30_000,
-    );
+    it('a relay pairing two dialers is CHANNEL_INTERCEPTED too, not a wrong mesh key', async () => {
+      const p1 = await makePair();
+      const p2 = await makePair();
+      try {
+        const at1 = inbound(p1.b);
+        const at2 = inbound(p2.b);
+        const ca = await p1.a.dial(p1.b.id);
+        const cb = await p2.a.dial(p2.b.id);
+        const [r1, r2] = [await at1, await at2];
+        expect([ca.initiator, cb.initiator]).toEqual([true, true]);
+        relay(r1, r2);
+        expectIntercepted(await handshake(ca, cb));
+      } finally {
+        await p1.close();
+        await p2.close();
+      }
+    }, 30_000);
 
     it('rejects a dial to a peer that does not exist with a WosError', async () => {
       const p = await makePair();
