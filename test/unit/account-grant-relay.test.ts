@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { AccountApi } from '../../src/core/account/account-api.ts';
-import { accountMeshParts } from '../../src/core/account/account-mesh.ts';
+import { accountMeshParts, type AccountSessionLike } from '../../src/core/account/account-mesh.ts';
 import { AccountSession } from '../../src/core/account/account-session.ts';
 import { toHex } from '../../src/core/bytes.ts';
 import { MemoryAccountStore } from '../../src/core/account/account-store.ts';
 import { grantEpochKey, type EpochGrant } from '../../src/core/account/epoch-keys.ts';
 import { MAX_GRANTS_PER_MESSAGE } from '../../src/core/account/grant-relay.ts';
 import {
+  listMessage,
   parseProfileMessage,
   type ProfileChannel,
 } from '../../src/core/account/profile-channel.ts';
@@ -218,65 +219,69 @@ describe('profile channel messages', () => {
   });
 });
 
+/** Sessions and nodes on one simulated network, and BroadcastChannel-like profile channels. */
+async function profileWorld(seed: number) {
+  const clock = new ManualClock(1_700_000_000_000);
+  const rand = seededRandom(seed);
+  const bytes = seededBytes(rand);
+  const net = new MemoryNetwork(clock, { latencyMs: 2, jitterMs: 1, random: rand });
+  const subtle = trackedSubtle(clock);
+  const api = {} as AccountApi; // create and recovery-code sign-in never call the server
+  const open = async (store: MemoryAccountStore, identity: DeviceIdentity) =>
+    AccountSession.open({
+      subtle,
+      random: bytes,
+      clock: { now: () => clock.now() },
+      store,
+      api,
+      device: identity,
+    });
+  const newIdentity = async () => identityFromKeyPair(subtle, await generateDeviceKeyPair(subtle));
+  // A BroadcastChannel: every other subscriber hears a posted message, a task later.
+  const subscribers = new Set<(m: unknown) => void>();
+  const channel = (): ProfileChannel => {
+    let mine: ((m: unknown) => void) | undefined;
+    return {
+      post: (m) => {
+        for (const fn of subscribers) {
+          if (fn !== mine) queueMicrotask(() => fn(structuredClone(m)));
+        }
+      },
+      subscribe: (fn) => {
+        mine = fn;
+        subscribers.add(fn);
+        return () => subscribers.delete(fn);
+      },
+    };
+  };
+  const join = async (
+    session: AccountSessionLike,
+    identity: DeviceIdentity,
+    o: { channel?: ProfileChannel; start?: boolean } = {},
+  ) => {
+    const parts = await accountMeshParts(session, {
+      subtle,
+      random: bytes,
+      now: () => clock.now(),
+      ...(o.channel ? { channel: o.channel } : {}),
+    });
+    const { node } = await createSimNode(net, bytes, {
+      meshKey: session.keys!.meshKey,
+      identity,
+      admission: parts.admission,
+    });
+    const service = await parts.attach(node);
+    const errors: string[] = [];
+    service.on('error', (e) => errors.push(`${e.code}: ${e.message}`));
+    if (o.start !== false) void node.start();
+    return { node, service, errors };
+  };
+  return { clock, open, newIdentity, channel, join };
+}
+
 describe('tabs of one profile', () => {
   it('a key and a list one tab learns reach the other tab through the profile channel', async () => {
-    const clock = new ManualClock(1_700_000_000_000);
-    const rand = seededRandom(34);
-    const bytes = seededBytes(rand);
-    const net = new MemoryNetwork(clock, { latencyMs: 2, jitterMs: 1, random: rand });
-    const subtle = trackedSubtle(clock);
-    const api = {} as AccountApi; // create and recovery-code sign-in never call the server
-    const open = async (store: MemoryAccountStore, identity: DeviceIdentity) =>
-      AccountSession.open({
-        subtle,
-        random: bytes,
-        clock: { now: () => clock.now() },
-        store,
-        api,
-        device: identity,
-      });
-    const newIdentity = async () =>
-      identityFromKeyPair(subtle, await generateDeviceKeyPair(subtle));
-    // A BroadcastChannel: every other subscriber hears a posted message, a task later.
-    const subscribers = new Set<(m: unknown) => void>();
-    const channel = (): ProfileChannel => {
-      let mine: ((m: unknown) => void) | undefined;
-      return {
-        post: (m) => {
-          for (const fn of subscribers) {
-            if (fn !== mine) queueMicrotask(() => fn(structuredClone(m)));
-          }
-        },
-        subscribe: (fn) => {
-          mine = fn;
-          subscribers.add(fn);
-          return () => subscribers.delete(fn);
-        },
-      };
-    };
-    const join = async (
-      session: AccountSession,
-      identity: DeviceIdentity,
-      o: { channel?: ProfileChannel; start?: boolean } = {},
-    ) => {
-      const parts = await accountMeshParts(session, {
-        subtle,
-        random: bytes,
-        now: () => clock.now(),
-        ...(o.channel ? { channel: o.channel } : {}),
-      });
-      const { node } = await createSimNode(net, bytes, {
-        meshKey: session.keys!.meshKey,
-        identity,
-        admission: parts.admission,
-      });
-      const service = await parts.attach(node);
-      const errors: string[] = [];
-      service.on('error', (e) => errors.push(`${e.code}: ${e.message}`));
-      if (o.start !== false) void node.start();
-      return { node, service, errors };
-    };
-
+    const { clock, open, newIdentity, channel, join } = await profileWorld(34);
     const id1 = await newIdentity();
     const s1 = await open(new MemoryAccountStore(), id1);
     const { recoveryCode } = await s1.create('alice');
@@ -309,5 +314,61 @@ describe('tabs of one profile', () => {
     await tabB.addEpochKey(7, new Uint8Array(32).fill(7));
     expect((await open(store2, id2)).epochs).toEqual([0, 1, 7]);
     expect([nA.errors, nB.errors]).toEqual([[], []]);
+  });
+
+  it("a grant that arrives while the other tab's list is being read is opened (no stall)", async () => {
+    // The write queue (session writes) and the service's queue once waited on each other: a
+    // list from the other tab was read in the write queue, which then waited for the service,
+    // while the service was opening a grant, which waited for a write. Both tabs of a device
+    // then missed the new epoch for good (seen in real Chromium).
+    const { clock, open, newIdentity, join } = await profileWorld(35);
+    const id1 = await newIdentity();
+    const s1 = await open(new MemoryAccountStore(), id1);
+    const { recoveryCode } = await s1.create('alice');
+    const id2 = await newIdentity();
+    const real = await open(new MemoryAccountStore(), id2);
+    await real.signInWithRecoveryCode(recoveryCode);
+    // This tab reads the store slowly: the test decides when a refresh ends.
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const tab = new Proxy(real, {
+      get: (t, k) => {
+        if (k === 'refresh')
+          return async () => {
+            await gate;
+            await t.refresh();
+          };
+        const value: unknown = Reflect.get(t, k, t);
+        return typeof value === 'function' ? (value as () => unknown).bind(t) : value;
+      },
+    }) as AccountSessionLike;
+    const id3 = await newIdentity();
+    const s3 = await open(new MemoryAccountStore(), id3);
+    await s3.signInWithRecoveryCode(recoveryCode);
+    const n1 = await join(s1, id1);
+    let fromOtherTab: ((m: unknown) => void) | undefined;
+    const tabChannel: ProfileChannel = {
+      post: () => {},
+      subscribe: (fn) => {
+        fromOtherTab = fn;
+        return () => {};
+      },
+    };
+    const n2 = await join(tab, id2, { channel: tabChannel });
+    await join(s3, id3);
+    await clock.advance(3000);
+    expect(ids(n1.node)).toHaveLength(3);
+
+    const { list } = await n1.service.revoke(id3.deviceId);
+    // Before the list and the grant reach this tab, "another tab" tells it about the list and
+    // its store read is slow; the grant arrives meanwhile.
+    fromOtherTab!(listMessage(list));
+    await clock.advance(100);
+    release();
+    await clock.advance(1000);
+    expect(n2.service.list?.version).toBe(1);
+    expect(n2.service.epochKey()?.epoch).toBe(1);
+    expect(real.epochs).toEqual([0, 1]);
+    expect(n2.errors).toEqual([]);
   });
 });

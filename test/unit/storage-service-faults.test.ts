@@ -83,6 +83,35 @@ describe('storage service under faults', () => {
     });
   });
 
+  it("two repairs of one file at once (the scheduled pass and the user's) both succeed; one re-signs", async () => {
+    const m = await mesh(5, 14, { client: { stripeBytes: 256 * 1024 } });
+    const [a] = m.nodes;
+    const data = testContent(600 * 1024, 14);
+    const ref = await m.settle(a!.storage.files.put('twice.bin', data));
+    const rev = (await m.settle(a!.storage.files.info(ref))).rev;
+    const holder = m.holdersOf(ref.id).get('0/1')![0]!;
+    holder.store.raw({ file: ref.id, stripe: 0, index: 1 })![10]! ^= 0xff;
+    const repaired: number[] = [];
+    a!.storage.files.on('repaired', (r) => repaired.push(r.rev));
+    const [mine, pass, again] = await m.settle(
+      Promise.all([
+        a!.storage.files.repair(ref),
+        a!.storage.files.repairAll(),
+        a!.storage.files.repair(ref.id),
+      ]),
+    );
+    expect(mine).toMatchObject({ rebuilt: 1, rev: rev + 1, after: { state: 'healthy' } });
+    expect(pass).toHaveLength(1);
+    // The later ones found the file healthy: each returns the report of the repair that did it.
+    expect(pass[0]).toEqual(mine);
+    expect(again).toEqual(mine);
+    expect(repaired).toEqual([rev + 1]);
+    expect(await m.settle(a!.storage.files.health(ref, { deep: true }))).toMatchObject({
+      state: 'healthy',
+    });
+    expect(bytesEqual(await m.settle(a!.storage.files.getBytes(ref)), data)).toBe(true);
+  });
+
   it('a full quota is a clear error and leaves nothing behind', async () => {
     const m = await mesh(4, 5, { quotaBytes: 300 * 1024, client: { stripeBytes: 256 * 1024 } });
     const [a] = m.nodes;

@@ -102,13 +102,11 @@ export async function accountMeshParts(
     admission: parts.admission,
     attach: async (node) => {
       const service = await parts.attach(node);
+      const report = (e: unknown): void => {
+        service.emit('error', e instanceof WosError ? e : new WosError('ACCOUNT_SAVE', String(e)));
+      };
       const keep = (fn: () => Promise<unknown>): void => {
-        write(fn).catch((e: unknown) =>
-          service.emit(
-            'error',
-            e instanceof WosError ? e : new WosError('ACCOUNT_SAVE', String(e)),
-          ),
-        );
+        write(fn).catch(report);
       };
       service.on('revocations', (list) =>
         keep(async () => {
@@ -123,23 +121,33 @@ export async function accountMeshParts(
           o.channel?.post(epochMessage(e.epoch));
         }),
       );
-      o.channel?.subscribe((m) => keep(() => fromOtherTab(session, service, m)));
+      // The store is read in the write queue and the service told after it, outside: the
+      // service's own queue may be waiting for a write (opening a grant), and waiting for the
+      // service from inside the write queue would stall both for good.
+      o.channel?.subscribe((m) => {
+        write(() => fromOtherTab(session, m))
+          .then((learn) => learn(service))
+          .catch(report);
+      });
       return service;
     },
   };
 }
 
-/** Another tab of this profile kept a key or a list: take it up from the store. */
+/**
+ * Another tab of this profile kept a key or a list: reads it from the store, and returns how to
+ * tell the service (called outside the write queue).
+ */
 async function fromOtherTab(
   session: AccountSessionLike,
-  service: RevocationService,
   message: unknown,
-): Promise<void> {
+): Promise<(service: RevocationService) => Promise<void>> {
   const m = parseProfileMessage(message);
   await session.refresh?.();
-  if (m.t === 'revocations') return service.learnList(m.list);
-  if (!session.epochs.includes(m.epoch)) return; // not in this profile's store: ignore
-  await service.learnEpoch({ epoch: m.epoch, key: await session.exportEpochKey(m.epoch) });
+  if (m.t === 'revocations') return (service) => service.learnList(m.list);
+  if (!session.epochs.includes(m.epoch)) return async () => {}; // not in this profile's store
+  const e: EpochKey = { epoch: m.epoch, key: await session.exportEpochKey(m.epoch) };
+  return (service) => service.learnEpoch(e);
 }
 
 /**

@@ -65,6 +65,8 @@ export class StorageClient extends Emitter<{
 }> {
   readonly #ctx: StorageContext;
   readonly #catalog: Catalog;
+  /** The repair of each file running now (the last one asked for). */
+  readonly #repairs = new Map<string, Promise<RepairReport>>();
 
   constructor(ctx: StorageContext) {
     super();
@@ -186,13 +188,29 @@ export class StorageClient extends Emitter<{
     return computeHealth(man.body.k, man.body.n, await inspect(this.#ctx, man, opts));
   }
 
-  /** Rebuilds lost, corrupt and crowded shards onto other stores; re-signs the manifest. */
+  /**
+   * Rebuilds lost, corrupt and crowded shards onto other stores; re-signs the manifest. One
+   * repair of a file at a time: two at once (the scheduled pass and a user's) would each sign
+   * the next revision and the holders would take only one. A repair that waited for another
+   * starts from the manifest that one left; when that one did the work, its report is returned.
+   */
   async repair(ref: FileArg, opts: AuditOptions = {}): Promise<RepairReport> {
-    await this.#ctx.dir.refresh();
-    const man = await this.#manifest(ref, opts.signal);
-    const report = await repairFile(this.#ctx, this.#catalog, man, opts);
-    if (report.rebuilt > 0) this.emit('repaired', report);
-    return report;
+    const file = fileIdOf(ref);
+    const before = this.#repairs.get(file);
+    const run = (async () => {
+      const earlier = await before?.catch(() => undefined);
+      await this.#ctx.dir.refresh();
+      const man = await this.#manifest(file, opts.signal);
+      const report = await repairFile(this.#ctx, this.#catalog, man, opts);
+      if (report.rebuilt > 0) this.emit('repaired', report);
+      return report.rebuilt === 0 && earlier && earlier.rebuilt > 0 ? earlier : report;
+    })();
+    this.#repairs.set(file, run);
+    try {
+      return await run;
+    } finally {
+      if (this.#repairs.get(file) === run) this.#repairs.delete(file);
+    }
   }
 
   /** Audits every file this key owns and repairs those not healthy. */
@@ -268,10 +286,7 @@ export class StorageClient extends Emitter<{
 
   /** The latest manifest on the live holders (or in the cache, if newer). */
   async #manifest(ref: FileArg, signal?: AbortSignal): Promise<Manifest> {
-    const file = typeof ref === 'string' ? ref : ref?.id;
-    if (typeof file !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(file)) {
-      throw new ArgumentError('expected a file reference or a 22-character file id');
-    }
+    const file = fileIdOf(ref);
     const cache = this.#ctx.cache;
     if (!cache) return this.#catalog.load(file, signal);
     try {
@@ -334,4 +349,13 @@ function refOf(m: Manifest): FileRef {
     type: m.meta.type,
     created: m.meta.created,
   };
+}
+
+/** The id of a file reference or id (ArgumentError when it is neither). */
+function fileIdOf(ref: FileArg): string {
+  const file = typeof ref === 'string' ? ref : (ref as FileRef | undefined)?.id;
+  if (typeof file !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(file)) {
+    throw new ArgumentError('expected a file reference or a 22-character file id');
+  }
+  return file;
 }
