@@ -40,6 +40,8 @@ export interface LinkPeer {
   protocol: number;
   /** The device certificate the peer showed in its `hello` (checked by the admission, if any). */
   certificate?: Certificate;
+  /** The device public key the peer proved in the handshake (raw P-256). */
+  publicKey: Uint8Array;
 }
 
 export interface LinkContext {
@@ -419,6 +421,7 @@ export function establishLink(channel: Channel, ctx: LinkContext): Promise<Link>
         deviceId: deviceOfNode(peer.nodeId),
         kind: peer.kind,
         protocol: peer.protocol,
+        publicKey: fromBase64Url(peer.pub),
       };
       if (peer.cert) linkPeer.certificate = peer.cert;
       const l: Link = {

@@ -4,6 +4,7 @@ import { every, type Clock } from './clock.ts';
 import { Election, type Term } from './election.ts';
 import { Emitter } from './emitter.ts';
 import { ArgumentError, WosError } from './errors.ts';
+import { isGoodbyeFrom, signGoodbye, type Goodbye } from './goodbye.ts';
 import { meshAuthKeyOf, meshIdOf, type DeviceIdentity } from './identity.ts';
 import { establishLink, type Link, type LinkContext, type NodeKind } from './link.ts';
 import { Membership, type MembershipOptions } from './membership.ts';
@@ -82,6 +83,8 @@ export interface MeshNodeStats {
   linksOpened: number;
   /** Duplicate links from simultaneous dials, retired (see `#admit`). */
   linksRetired: number;
+  /** Members dropped on a signed goodbye that came through the signaling server. */
+  goodbyesViaServer: number;
   handshakeFailures: Record<string, number>;
   rejectedFrom: Record<string, number>;
 }
@@ -105,6 +108,7 @@ export class MeshNode extends Emitter<{
   readonly stats: MeshNodeStats = {
     linksOpened: 0,
     linksRetired: 0,
+    goodbyesViaServer: 0,
     handshakeFailures: {},
     rejectedFrom: {},
   };
@@ -118,6 +122,10 @@ export class MeshNode extends Emitter<{
   /** Links that lost a simultaneous-dial tie-break, with their close timers (see `#admit`). */
   readonly #retired = new Map<Link, unknown>();
   #closed = false;
+  /** This node's signed goodbye (goodbye.ts), made at creation. */
+  #goodbye: Goodbye | undefined;
+  /** The device key each linked member proved, to check its goodbye via the server. */
+  readonly #keys = new Map<string, Uint8Array>();
 
   private constructor(
     c: MeshNodeComponents,
@@ -178,6 +186,8 @@ export class MeshNode extends Emitter<{
       changed();
     });
     c.transport.onChannel = (ch) => this.#accept(ch);
+    c.transport.onGoodbye = (from, payload) => void this.#onGoodbye(from, payload);
+    this.members.on('leave', ({ id }) => this.#keys.delete(id));
     c.transport.onStatus = (s) => {
       // Back from a signaling outage: the server's directory may have restarted empty.
       if (s === 'online') void this.#rediscover();
@@ -195,7 +205,9 @@ export class MeshNode extends Emitter<{
         `transport id ${c.transport.id} is not a node id of device ${c.identity.deviceId}`,
       );
     }
-    return new MeshNode(c, o, meshId, authKey);
+    const node = new MeshNode(c, o, meshId, authKey);
+    node.#goodbye = await signGoodbye(c.identity, meshId, node.id);
+    return node;
   }
 
   /** Joins the mesh: registers in the directory and links to every member listed there. */
@@ -256,6 +268,15 @@ export class MeshNode extends Emitter<{
   async close({ goodbye = true } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (goodbye && this.#goodbye) {
+      // First and synchronously: a closing page may not run another task.
+      const peers = this.members.alive().map((m) => m.id);
+      try {
+        this.#c.transport.sendGoodbye?.(peers, this.#goodbye);
+      } catch {
+        // Best effort: the bye on the links follows.
+      }
+    }
     const bye = goodbye ? this.members.leave() : Promise.resolve();
     this.members.stop();
     this.election.stop();
@@ -336,8 +357,22 @@ export class MeshNode extends Emitter<{
       this.emit('nodes', this.nodes());
     };
     this.bus.addLink(link);
+    this.#keys.set(peer, link.peer.publicKey);
     this.members.linked(peer, link.peer.kind);
     this.emit('nodes', this.nodes());
+  }
+
+  /**
+   * A goodbye through the signaling server (goodbye.ts): checked against the key the node
+   * proved on its link (kept past the link, which PeerJS closes on the same message).
+   */
+  async #onGoodbye(from: string, payload: unknown): Promise<void> {
+    const key = this.#keys.get(from);
+    if (this.#closed || !key || !this.members.isAlive(from)) return;
+    if (await isGoodbyeFrom(this.#c.subtle, payload, this.meshId, from, key)) {
+      this.stats.goodbyesViaServer++;
+      this.members.drop(from);
+    }
   }
 
   #fail(e: unknown): void {

@@ -40,6 +40,13 @@ export interface Transport {
   /** Signaling status; open channels keep working while offline. */
   onStatus: ((status: TransportStatus) => void) | undefined;
   readonly status: TransportStatus;
+  /**
+   * Optional: hands `payload` to the signaling server for each of `peers` at once (synchronous,
+   * best effort; a closing page has no time to wait), as a goodbye (goodbye.ts).
+   */
+  sendGoodbye?(peers: readonly string[], payload: unknown): void;
+  /** A goodbye that came through the signaling server: unproven, check its payload. */
+  onGoodbye?: ((from: string, payload: unknown) => void) | undefined;
   close(): void;
 }
 

@@ -36,6 +36,7 @@ export class PeerJsTransport implements Transport {
   readonly #opts: PeerJsTransportOptions;
   onChannel: ((c: Channel) => void) | undefined;
   onStatus: ((s: TransportStatus) => void) | undefined;
+  onGoodbye: ((from: string, payload: unknown) => void) | undefined;
   status: TransportStatus = 'connecting';
   #retry: ReturnType<typeof setTimeout> | undefined;
   #backoff = 250;
@@ -54,6 +55,14 @@ export class PeerJsTransport implements Transport {
       config: { iceServers: opts.iceServers },
       debug: 0,
     } as PeerOptions);
+    // Goodbyes travel as a PeerJS `CANDIDATE {dst, payload}` without a connection id, which the
+    // server relays as it is and PeerJS itself ignores. (Not as `LEAVE`: on that PeerJS closes
+    // every connection to the sender at once, which can cut a link a reply still needs.)
+    this.#peer.socket.on('message', (m: { type?: unknown; src?: unknown; payload?: unknown }) => {
+      if (m.type !== 'CANDIDATE' || typeof m.src !== 'string') return;
+      const p = m.payload;
+      if (typeof p === 'object' && p !== null && !('connectionId' in p)) this.onGoodbye?.(m.src, p);
+    });
     this.#peer.on('open', () => {
       this.#backoff = 250;
       this.#setStatus('online');
@@ -115,6 +124,12 @@ export class PeerJsTransport implements Transport {
     const conn = this.#peer.connect(peerId, { reliable: true, serialization: 'raw' });
     if (!conn) return Promise.reject(new WosError('DIAL_FAILED', `cannot dial ${peerId} now`));
     return this.#whenOpen(conn, true, this.#opts.dialTimeoutMs ?? 15_000, signal);
+  }
+
+  /** Synchronous: each message is on the websocket (in the browser's network process) at once. */
+  sendGoodbye(peers: readonly string[], payload: unknown): void {
+    if (this.status !== 'online') return;
+    for (const dst of peers) this.#peer.socket.send({ type: 'CANDIDATE', dst, payload });
   }
 
   close(): void {

@@ -198,6 +198,21 @@ export function transportContract(name: string, makePair: () => Promise<Transpor
       }
     }, 30_000);
 
+    it('carries a goodbye through signaling to each peer named, payload intact', async () => {
+      const p = await makePair();
+      try {
+        const got: [string, unknown][] = [];
+        p.b.onGoodbye = (from, payload) => got.push([from, payload]);
+        expect(p.a.sendGoodbye).toBeTypeOf('function');
+        const payload = { wos: 'bye', v: 1, sig: 'x'.repeat(86) };
+        p.a.sendGoodbye!([p.b.id], payload);
+        await until('the goodbye at b', () => got.length === 1);
+        expect(got[0]).toEqual([p.a.id, payload]);
+      } finally {
+        await p.close();
+      }
+    });
+
     it('rejects a dial to a peer that does not exist with a WosError', async () => {
       const p = await makePair();
       try {

@@ -112,12 +112,25 @@ export class MemoryTransport implements Transport {
   readonly channels = new Set<MemoryChannel>();
   onChannel: ((c: Channel) => void) | undefined;
   onStatus: ((s: TransportStatus) => void) | undefined;
+  onGoodbye: ((from: string, payload: unknown) => void) | undefined;
   status: TransportStatus = 'online';
   alive = true;
 
   constructor(net: MemoryNetwork, id: string) {
     this.#net = net;
     this.id = id;
+  }
+
+  /** Through the simulated signaling server: a partition of the channels does not stop it. */
+  sendGoodbye(peers: readonly string[], payload: unknown): void {
+    if (!this.alive) return;
+    const copy = JSON.stringify(payload);
+    for (const id of peers) {
+      const target = this.#net.get(id);
+      this.#net.clock.setTimeout(() => {
+        if (target?.alive) target.onGoodbye?.(this.id, JSON.parse(copy));
+      }, this.#net.opts.latencyMs);
+    }
   }
 
   async dial(peerId: string): Promise<Channel> {
