@@ -329,6 +329,47 @@ describe('AccountSession (in-memory store, fake server)', () => {
   });
 });
 
+describe('AccountSession: tabs of one profile (one store)', () => {
+  it('saves at once in two tabs keep both changes', async () => {
+    const api = new FakeApi();
+    const d1 = await device(api);
+    const { recoveryCode } = await d1.session.create('alice');
+    const tabA = await device(api);
+    await tabA.session.signInWithRecoveryCode(recoveryCode);
+    const tabB = await AccountSession.open(tabA.deps);
+    const next = await revokeDevices(
+      d1.session.keys!,
+      d1.session.revocations!,
+      ['aaaaaaaaaaaaaaaa'],
+      5,
+    );
+    // Tab B merges a list (a signature check between its read and its save) while tab A
+    // keeps an epoch key: neither save may undo the other.
+    await Promise.all([
+      tabB.saveRevocations(next),
+      tabA.session.addEpochKey(1, newEpochKey(random)),
+    ]);
+    const stored = await tabA.store.load();
+    expect(stored?.revocations.version).toBe(1);
+    expect(stored?.epochKeys.map((k) => k.epoch)).toEqual([1]);
+  });
+
+  it("a tab that signed out is not signed in again by another tab's save", async () => {
+    const api = new FakeApi();
+    const d1 = await device(api);
+    const { recoveryCode } = await d1.session.create('alice');
+    const tabA = await device(api);
+    await tabA.session.signInWithRecoveryCode(recoveryCode);
+    const tabB = await AccountSession.open(tabA.deps);
+    await tabB.signOut();
+    expect(await codeOf(tabA.session.addEpochKey(1, newEpochKey(random)))).toBe(
+      'ACCOUNT_SIGNED_OUT_ELSEWHERE',
+    );
+    expect(await tabA.store.load()).toBeUndefined();
+    expect((await AccountSession.open(tabA.deps)).current()).toBeNull();
+  });
+});
+
 describe('AccountSession against the real signaling server', () => {
   afterEach(closeAll);
 

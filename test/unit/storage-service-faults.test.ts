@@ -112,6 +112,35 @@ describe('storage service under faults', () => {
     expect(bytesEqual(await m.settle(a!.storage.files.getBytes(ref)), data)).toBe(true);
   });
 
+  it('two devices repairing one file at once both succeed, and every holder ends on one manifest', async () => {
+    for (const seed of [14, 15, 16]) {
+      const m = await mesh(5, seed, { client: { stripeBytes: 256 * 1024 } });
+      const [a, b] = m.nodes;
+      const data = testContent(600 * 1024, seed);
+      const ref = await m.settle(a!.storage.files.put('both.bin', data));
+      const holder = m.holdersOf(ref.id).get('0/1')![0]!;
+      holder.store.raw({ file: ref.id, stripe: 0, index: 1 })![10]! ^= 0xff;
+      const reports = await m.settle(
+        Promise.all([a!.storage.files.repair(ref), b!.storage.files.repair(ref)]),
+      );
+      expect(reports.map((r) => r.rev)).toEqual([2, 2]);
+      expect(reports.some((r) => r.rebuilt === 1)).toBe(true);
+      // A read takes the revision holders keep, and brings any other holder round to it.
+      expect(bytesEqual(await m.settle(b!.storage.files.getBytes(ref)), data)).toBe(true);
+      await m.advance(500);
+      const held = new Set<string>();
+      for (const n of m.nodes) {
+        const f = await n.store.getFile(ref.id);
+        if (f?.manifest) held.add(`${f.manifest.rev}:${f.manifest.signed.sig}`);
+      }
+      expect(held.size, `seed ${seed}: one manifest on every holder`).toBe(1);
+      expect(
+        await m.settle(a!.storage.files.health(ref, { deep: true })),
+        `seed ${seed}`,
+      ).toMatchObject({ state: 'healthy' });
+    }
+  });
+
   it('a full quota is a clear error and leaves nothing behind', async () => {
     const m = await mesh(4, 5, { quotaBytes: 300 * 1024, client: { stripeBytes: 256 * 1024 } });
     const [a] = m.nodes;

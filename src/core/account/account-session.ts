@@ -33,6 +33,7 @@ import { emptyRevocations, mergeRevocations, type RevocationList } from './revoc
  */
 export type AccountSessionErrorCode =
   | 'ACCOUNT_NOT_SIGNED_IN'
+  | 'ACCOUNT_SIGNED_OUT_ELSEWHERE'
   | 'ACCOUNT_SIGNED_IN'
   | 'ACCOUNT_HANDLE_UNKNOWN'
   | 'ACCOUNT_KEY_MISMATCH'
@@ -376,7 +377,7 @@ export class AccountSession {
 
   /** Forgets the account on this device (every tab of the profile, from their next start). */
   async signOut(): Promise<void> {
-    await this.d.store.clear();
+    await this.d.store.exclusive(() => this.d.store.clear());
     this.#live = undefined;
     this.#emit();
   }
@@ -464,7 +465,7 @@ export class AccountSession {
           : {}),
         since: this.d.clock.now(),
       };
-      await this.d.store.save(stored);
+      await this.d.store.exclusive(() => this.d.store.save(stored));
       this.#live = { stored, keys };
       this.#loadError = undefined;
     } finally {
@@ -475,14 +476,25 @@ export class AccountSession {
 
   /**
    * Reads the stored record again (another tab of this profile may have changed it: a grant,
-   * a newer list), applies `change` and saves: no tab overwrites what another one kept.
+   * a newer list), applies `change` and saves, all under the store's lock: no tab overwrites
+   * what another one kept. A record another tab removed (signed out) or replaced (another
+   * account) is never written back.
    */
   async #update(change: (s: StoredAccount) => Promise<StoredAccount>): Promise<void> {
     const l = this.#require();
-    const base = await this.#latest(l);
-    const stored = await change(base);
-    if (stored !== base) await this.d.store.save(stored);
-    this.#live = { stored, keys: l.keys };
+    await this.d.store.exclusive(async () => {
+      const base = await this.d.store.load();
+      if (!base || base.accountKey !== l.stored.accountKey) {
+        throw new AccountSessionError(
+          'ACCOUNT_SIGNED_OUT_ELSEWHERE',
+          'another tab of this browser profile signed out of this account (or into another ' +
+            'one); nothing was saved: reload this tab',
+        );
+      }
+      const stored = await change(base);
+      if (stored !== base) await this.d.store.save(stored);
+      this.#live = { stored, keys: l.keys };
+    });
   }
 
   /** The stored record when it is still this account's, else what this tab holds. */

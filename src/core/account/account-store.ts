@@ -52,6 +52,12 @@ export interface AccountStore {
   /** Forgets the account and its relayed grants (signing out); the device keys stay. */
   clear(): Promise<void>;
   /**
+   * Runs `fn` while no other `exclusive` call on this profile's store runs, in this tab or
+   * another (a read, a change and a save of the account record, so no tab's save undoes
+   * another's). Not re-entrant: `fn` must not call `exclusive` again.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+  /**
    * Epoch grants this device relays for other devices (grant-relay.ts), by id `device/epoch`.
    * Each is sealed to its target's box key and signed by the account: safe to keep as is.
    */
@@ -65,6 +71,13 @@ export class MemoryAccountStore implements AccountStore {
   #keys: Promise<DeviceAccountKeys> | undefined;
   #account: StoredAccount | undefined;
   readonly #grants = new Map<string, unknown>();
+  #turn: Promise<unknown> = Promise.resolve();
+
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(fn);
+    this.#turn = run.catch(() => {});
+    return run;
+  }
 
   deviceKeys(make: () => Promise<DeviceAccountKeys>): Promise<DeviceAccountKeys> {
     this.#keys ??= make();

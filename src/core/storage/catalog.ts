@@ -1,6 +1,12 @@
 import * as v from 'valibot';
 import { AbortError } from '../errors.ts';
-import { openManifest, parseManifest, type Manifest, type ManifestBody } from './manifest.ts';
+import {
+  openManifest,
+  parseManifest,
+  winsSameRevision,
+  type Manifest,
+  type ManifestBody,
+} from './manifest.ts';
 import { verifyDelete } from './owner.ts';
 import { FileDeletedError, FileNotFoundError } from './service-errors.ts';
 import type { SignedManifest } from './shard-store.ts';
@@ -26,6 +32,13 @@ interface Seen {
   body: ManifestBody;
 }
 
+export interface PublishResult {
+  /** Stores named by the manifest that took it. */
+  taken: number;
+  /** Nodes that hold another manifest of the same or a newer revision. */
+  conflicts: number;
+}
+
 export class Catalog {
   readonly #ctx: StorageContext;
   readonly #cache = new Map<string, Manifest>();
@@ -42,8 +55,12 @@ export class Catalog {
     this.#cache.delete(file);
   }
 
-  /** Sends a manifest to one live node of every store it names, and to `extra` nodes. */
-  async publish(man: Manifest, extra: readonly string[] = []): Promise<number> {
+  /**
+   * Sends a manifest to one live node of every store it names, and to `extra` nodes. Returns
+   * how many of the stores it names took it, and how many nodes refused it for holding another
+   * manifest of the same or a newer revision (someone else re-signed the file meanwhile).
+   */
+  async publish(man: Manifest, extra: readonly string[] = []): Promise<PublishResult> {
     this.#cache.set(man.body.file, man);
     const nodes = new Set(extra);
     for (const s of man.body.stores) {
@@ -59,7 +76,13 @@ export class Catalog {
         return man.body.stores.includes(this.#ctx.dir.storeOf(n) ?? '');
       }),
     );
-    return res.filter((r) => r.status === 'fulfilled' && r.value).length;
+    return {
+      taken: res.filter((r) => r.status === 'fulfilled' && r.value).length,
+      conflicts: res.filter(
+        (r) =>
+          r.status === 'rejected' && (r.reason as { code?: unknown })?.code === 'STALE_MANIFEST',
+      ).length,
+    };
   }
 
   /** The latest manifest of `file` that this storage key opens. */
@@ -166,7 +189,12 @@ export class Catalog {
   /** Opens the highest revision that verifies; heals stale holders; honours tombstones. */
   async #choose(file: string, seen: Seen[], tombs: Tombstone[]): Promise<Manifest | undefined> {
     const ctx = this.#ctx;
-    seen.sort((a, b) => b.body.rev - a.body.rev);
+    // Newest first; of one revision, the one holders keep (winsSameRevision).
+    seen.sort(
+      (a, b) =>
+        b.body.rev - a.body.rev ||
+        (winsSameRevision(a.signed, b.signed) ? -1 : winsSameRevision(b.signed, a.signed) ? 1 : 0),
+    );
     let firstError: unknown;
     let man: Manifest | undefined;
     for (const s of seen) {
@@ -192,7 +220,9 @@ export class Catalog {
     if (cur && cur.body.rev > man.body.rev) man = cur;
     this.#cache.set(file, man);
     const rev = man.body.rev;
-    const stale = seen.filter((s) => s.body.rev < rev).map((s) => s.node);
+    const stale = seen
+      .filter((s) => s.body.rev < rev || (s.body.rev === rev && s.signed.m !== man.signed.m))
+      .map((s) => s.node);
     if (stale.length > 0) void this.publish(man, stale).catch(() => {});
     return man;
   }

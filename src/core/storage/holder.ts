@@ -1,11 +1,11 @@
 import type * as v from 'valibot';
 import type { Bus } from '../bus.ts';
 import { every, type Clock } from '../clock.ts';
-import { parseManifest, verifyManifest, type ManifestBody } from './manifest.ts';
+import { parseManifest, verifyManifest, winsSameRevision, type ManifestBody } from './manifest.ts';
 import { verifyDelete, type VerifyFn } from './owner.ts';
 import { FileDeletedError, NotOwnerError, StaleManifestError } from './service-errors.ts';
 import { ShardServer } from './shard-server.ts';
-import type { FileEntry, ShardStore } from './shard-store.ts';
+import type { FileEntry, ShardInfo, ShardStore } from './shard-store.ts';
 import {
   AuditRequestSchema,
   DeleteRequestSchema,
@@ -182,25 +182,44 @@ export class StorageHolder {
     if (entry?.deleted) throw new FileDeletedError(parsed.file);
     const body = await verifyManifest(signed, this.#verify, entry?.owner ?? parsed.owner);
     const have = entry?.manifest;
-    if (have && (have.rev > body.rev || (have.rev === body.rev && have.signed.m !== signed.m))) {
+    // Two manifests of one revision (two devices of the owner repaired the file at once): every
+    // holder keeps the same one (winsSameRevision).
+    const same = have?.rev === body.rev;
+    if (have && (have.rev > body.rev || (same && !winsSameRevision(signed, have.signed)))) {
+      if (same && have.signed.m === signed.m) return { rev: body.rev };
       throw new StaleManifestError(body.file, have.rev, body.rev);
     }
-    if (have?.rev === body.rev) return { rev: body.rev };
     const mine = assignedTo(body, this.store.id);
+    // Shards this manifest does not assign go, except those put since the store took its
+    // current manifest (and within the grace period): they may be for a newer manifest still on
+    // its way (another device's repair, whose manifest wins over this one); the sweep collects
+    // them if none comes.
+    const now = this.#clock.now();
+    const waiting = (s: ShardInfo): boolean =>
+      now - s.storedAt <= this.opts.orphanGraceMs && s.storedAt > (have?.at ?? Infinity);
+    let kept = 0;
+    for (const s of await this.store.list(body.file)) {
+      if (mine.get(keyOf(s)) === s.hash) continue;
+      if (waiting(s)) kept++;
+      else await this.store.delete(s);
+    }
     if (mine.size === 0) {
       // Not (or no longer) a holder of this file.
-      if (entry) await this.store.deleteFile(body.file);
+      if (!entry) return { rev: body.rev };
+      if (kept === 0) await this.store.deleteFile(body.file);
+      else {
+        const orphan: FileEntry = { file: entry.file, owner: entry.owner, touchedAt: now };
+        if (entry.tag !== undefined) orphan.tag = entry.tag;
+        await this.store.putFile(orphan);
+      }
       return { rev: body.rev };
-    }
-    for (const s of await this.store.list(body.file)) {
-      if (mine.get(`${s.stripe}/${s.index}`) !== s.hash) await this.store.delete(s);
     }
     await this.store.putFile({
       file: body.file,
       owner: body.owner,
-      touchedAt: this.#clock.now(),
+      touchedAt: now,
       tag: body.tag,
-      manifest: { rev: body.rev, signed: { m: signed.m, sig: signed.sig } },
+      manifest: { rev: body.rev, signed: { m: signed.m, sig: signed.sig }, at: now },
     });
     return { rev: body.rev };
   }
@@ -266,3 +285,5 @@ export class StorageHolder {
     return collected;
   }
 }
+
+const keyOf = (s: ShardInfo): string => `${s.stripe}/${s.index}`;

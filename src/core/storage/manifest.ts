@@ -125,6 +125,15 @@ export async function signManifest(
   return { m, sig: toBase64Url(await owner.sign(manifestSigningBytes(m))) };
 }
 
+/**
+ * Of two different manifests of one revision of a file (two devices of its owner re-signed it
+ * at once), whether `a` is the one every holder keeps and every reader takes: the one whose
+ * signature sorts first. Any fixed rule would do; all nodes must use the same.
+ */
+export function winsSameRevision(a: SignedManifest, b: SignedManifest): boolean {
+  return a.sig < b.sig;
+}
+
 /** Parses the text (schema only; no signature check). */
 export function parseManifest(signed: SignedManifest): ManifestBody {
   let json: unknown;

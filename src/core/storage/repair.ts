@@ -5,7 +5,7 @@ import { completeStripe, fetchStripe } from './downloader.ts';
 import { computeHealth, type FileHealth } from './health.ts';
 import { sealManifestMeta, signManifest, type Manifest, type ManifestBody } from './manifest.ts';
 import { placeShards } from './placement.ts';
-import { NoHolderError, NotOwnerError } from './service-errors.ts';
+import { NoHolderError, NotOwnerError, RepairConflictError } from './service-errors.ts';
 import { putShard } from './shard-io.ts';
 import type { ShardKey } from './shard-store.ts';
 import { SignalFan } from './signal-fan.ts';
@@ -134,7 +134,13 @@ export async function repairFile(
   const oldHolders = man.body.stores
     .filter((s) => !newStores.has(s))
     .flatMap((s) => ctx.dir.nodesOf(s).slice(0, 1));
-  if ((await catalog.publish(updated, oldHolders)) === 0) {
+  const published = await catalog.publish(updated, oldHolders);
+  if (published.conflicts > 0) {
+    // Another node of this owner re-signed the file at the same time (a repair on another
+    // device): holders now disagree. The caller repairs again from the newest revision.
+    throw new RepairConflictError(file, published.conflicts);
+  }
+  if (published.taken === 0) {
     throw new NoHolderError(`no holder took the repaired manifest of ${file}`);
   }
   return { ...report, after: computeHealth(k, n, next), rev: updated.body.rev };

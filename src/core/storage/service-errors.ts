@@ -104,6 +104,20 @@ export class NoHolderError extends WosError {
   }
 }
 
+/**
+ * Another node of the same owner re-signed the file while this one repaired it, so holders
+ * hold two manifests of one revision; `StorageClient.repair` repairs again from the newest.
+ */
+export class RepairConflictError extends WosError {
+  constructor(file: string, holders: number) {
+    super(
+      'REPAIR_CONFLICT',
+      `file ${file} was repaired by another device at the same time (${holders} holder(s) ` +
+        'kept its manifest); repair it again',
+    );
+  }
+}
+
 /** The file was written under a storage epoch whose root key this device does not hold. */
 export class EpochKeyMissingError extends WosError {
   readonly epoch: number;

@@ -40,7 +40,8 @@ export interface FileEntry {
   touchedAt: number;
   /** The owner's listing tag (from the manifest), so `list` can find the file and its tombstone. */
   tag?: string;
-  manifest?: { rev: number; signed: SignedManifest };
+  /** `at`: when this store took it (absent in entries kept before stop 12). */
+  manifest?: { rev: number; signed: SignedManifest; at?: number };
   /** The owner's signed delete, kept for a while so the file cannot come back. */
   deleted?: { sig: string; at: number };
 }

@@ -16,6 +16,7 @@ import {
   HashMismatchError,
   NoHolderError,
   NotOwnerError,
+  RepairConflictError,
 } from './service-errors.ts';
 import { GetReplySchema } from './storage-protocol.ts';
 import { inspect, repairFile, type AuditOptions, type RepairReport } from './repair.ts';
@@ -58,6 +59,9 @@ export interface RequestOptions {
 }
 
 export type FileArg = FileRef | string;
+
+/** Repairs of one file after a conflict with another device's (RepairConflictError). */
+const MAX_REPAIR_ATTEMPTS = 3;
 
 export class StorageClient extends Emitter<{
   repaired: RepairReport;
@@ -200,8 +204,17 @@ export class StorageClient extends Emitter<{
     const run = (async () => {
       const earlier = await before?.catch(() => undefined);
       await this.#ctx.dir.refresh();
-      const man = await this.#manifest(file, opts.signal);
-      const report = await repairFile(this.#ctx, this.#catalog, man, opts);
+      let report: RepairReport | undefined;
+      // A conflict (another device re-signed it meanwhile) is settled by one more repair from
+      // the newest revision: its next revision is above both, so every holder takes it.
+      for (let attempt = 1; !report; attempt++) {
+        const man = await this.#manifest(file, opts.signal);
+        try {
+          report = await repairFile(this.#ctx, this.#catalog, man, opts);
+        } catch (e) {
+          if (!(e instanceof RepairConflictError) || attempt === MAX_REPAIR_ATTEMPTS) throw e;
+        }
+      }
       if (report.rebuilt > 0) this.emit('repaired', report);
       return report.rebuilt === 0 && earlier && earlier.rebuilt > 0 ? earlier : report;
     })();

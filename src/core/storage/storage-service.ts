@@ -1,5 +1,6 @@
 import { toBase64Url } from '../bytes.ts';
 import { ArgumentError } from '../errors.ts';
+import { deviceOfNode } from '../identity.ts';
 import type { MeshNode } from '../mesh-node.ts';
 import { StorageHolder, type HolderOptions } from './holder.ts';
 import { HolderDirectory, type HolderInfo } from './holder-directory.ts';
@@ -90,7 +91,11 @@ export class StorageService {
       ...(c.cache ? { cache: c.cache } : {}),
     });
     if (o.repairEveryMs !== undefined) {
-      const repair = new RepairScheduler(node.clock, () => this.files.repairAll(), {
+      // One pass per device: its tabs share the owner key and the shard store, and passes in
+      // each would repair the same files at once (a conflict every time).
+      const pass = (): Promise<unknown> =>
+        leadsDevice(node) ? this.files.repairAll() : Promise.resolve();
+      const repair = new RepairScheduler(node.clock, pass, {
         intervalMs: o.repairEveryMs,
         settleMs: o.repairAfterJoinMs ?? 2000,
       });
@@ -141,4 +146,10 @@ export class StorageService {
   get nodeId(): string {
     return this.#node.id;
   }
+}
+
+/** Whether `node` has the lowest id among the live nodes of its device (it runs repair passes). */
+export function leadsDevice(node: Pick<MeshNode, 'id' | 'members'>): boolean {
+  const device = deviceOfNode(node.id);
+  return !node.members.alive().some((m) => deviceOfNode(m.id) === device && m.id < node.id);
 }

@@ -204,7 +204,7 @@ export async function uploadFile(
     };
     const man: Manifest = { body, meta, signed: await signManifest(body, ctx.owner), keys };
     // Written last: from here on the file is visible.
-    if ((await catalog.publish(man)) === 0) {
+    if ((await catalog.publish(man)).taken === 0) {
       catalog.forget(file);
       throw new NoHolderError('no holder took the manifest');
     }

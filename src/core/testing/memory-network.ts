@@ -18,7 +18,11 @@ export interface MemoryNetworkOptions {
   random: () => number;
 }
 
-/** Connections dialed in this process: numbers each one's simulated certificates. */
+/**
+ * Connections dialed in this process: numbers each one's simulated certificates (process-wide,
+ * so that two networks in one test never share one; fixed width, so that a binding's length,
+ * and with it every frame's, does not depend on what ran before).
+ */
 let connections = 0;
 
 export class MemoryNetwork {
@@ -145,7 +149,7 @@ export class MemoryTransport implements Transport {
     const a = new MemoryChannel(this.#net, this.id, peerId, true);
     const b = new MemoryChannel(this.#net, peerId, this.id, false);
     // Each end of a connection has its own "certificate", as a DTLS session would.
-    const n = ++connections;
+    const n = String(++connections).padStart(10, '0');
     a.binding = { local: `mem ${n}:${this.id}`, remote: `mem ${n}:${peerId}` };
     b.binding = { local: a.binding.remote, remote: a.binding.local };
     a.peer = b;

@@ -12,8 +12,11 @@ import type {
  * - `account/current`: handle, account public key, certificate, revocation list and the
  *   wrapped secrets (account secret, epoch keys, login key) — ciphertext only;
  * - `account/grant:<device>/<epoch>`: epoch grants relayed for other devices (sealed, signed).
+ *
+ * Changes to the record run under the Web Lock `wos-account-record` (`exclusive`).
  */
 const DB = 'wos-account';
+const LOCK = 'wos-account-record';
 const GRANT = 'grant:';
 // Every key that starts with GRANT (';' follows ':' in code-unit order).
 const grantKeys = (): IDBKeyRange => IDBKeyRange.bound(GRANT, 'grant;', false, true);
@@ -38,6 +41,16 @@ async function use<T>(f: (d: IDBPDatabase) => Promise<T>): Promise<T> {
 
 export class IdbAccountStore implements AccountStore {
   #keys: Promise<DeviceAccountKeys> | undefined;
+  #turn: Promise<unknown> = Promise.resolve();
+
+  /** A Web Lock shared by every tab of the profile (an in-tab queue where there is none). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const locks = globalThis.navigator?.locks;
+    if (locks) return locks.request(LOCK, fn) as Promise<T>;
+    const run = this.#turn.then(fn);
+    this.#turn = run.catch(() => {});
+    return run;
+  }
 
   deviceKeys(make: () => Promise<DeviceAccountKeys>): Promise<DeviceAccountKeys> {
     this.#keys ??= use(async (d) => {
