@@ -92,6 +92,19 @@ describe('pairing a new device in real Chromium', () => {
     await host.close();
   });
 
+  it('the other device closes at the words: the new device is told, and stays signed out', async () => {
+    const { two, link } = await startGuest();
+    const host = await one.context().newPage();
+    await host.goto(link);
+    await host.locator('[data-phase="compare"]').waitFor();
+    await two.getByTestId('pair-words').waitFor();
+    await host.close({ runBeforeUnload: true });
+    await expect
+      .poll(async () => two.getByRole('alert').textContent(), { timeout: 10_000 })
+      .toMatch(/left before approving.*PAIRING_HOST_LEFT/s);
+    expect(await two.evaluate(() => window.wos.account.current())).toBeNull();
+  });
+
   it('a profile without the account cannot approve', async () => {
     const { link } = await startGuest();
     const stranger = await (await browser.newContext()).newPage();

@@ -352,6 +352,16 @@ describe('sandboxed worker pool', () => {
       out.shrunk = pool.load();
       [out.three, out.narrow] = await Promise.all([wide, batch(2)]);
       const code = (e: { code: string }): string => e.code;
+      // Donation 0: what waits fails NO_EXECUTOR at once (the requester runs it elsewhere), and
+      // so does a new run; the running task ends; a worker again takes runs again.
+      const running = pool.run(k, [0, 200], { timeoutMs: 10_000 }).then(() => 'done', code);
+      const waiting = pool.run(k, [1, 1], { timeoutMs: 10_000 }).then(() => 'ran', code);
+      await new Promise((res) => setTimeout(res, 20));
+      pool.resize(0);
+      const fresh = pool.run(k, [2, 1], { timeoutMs: 1000 }).then(() => 'ran', code);
+      out.zero = [await waiting, await fresh, await running];
+      pool.resize(1);
+      out.back = await pool.run(k, [3, 1], { timeoutMs: 10_000 }).then(() => 'ran', code);
       const stuck = pool.run(k, [0, 5000], { timeoutMs: 10_000 }).catch(code);
       out.frames = document.querySelectorAll('iframe').length;
       pool.close();
@@ -369,6 +379,8 @@ describe('sandboxed worker pool', () => {
     const [a, b, c] = r.three as Span[];
     expect(overlap(a!, b!) && overlap(b!, c!)).toBe(true); // 3 workers ran them together
     expect(overlap(...(r.narrow as [Span, Span]))).toBe(false); // then only one worker
+    expect(r.zero).toEqual(['NO_EXECUTOR', 'NO_EXECUTOR', 'done']);
+    expect(r.back).toBe('ran');
     expect(r).toMatchObject({ stuck: 'CLOSED', late: 'CLOSED', framesAfter: Number(r.frames) - 1 });
   });
 

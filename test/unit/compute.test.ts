@@ -96,6 +96,13 @@ describe('compute on the in-memory mesh', () => {
     expect(lease.nodes).toContain(r.node);
     const coord = nodes.find((n) => n.node.election.isCoordinator)!;
     expect(coord.compute.leases.size()).toBe(1);
+    // Rest, then two commands at once: they wake it with one grant, not two.
+    await settle(clock, lease.rest());
+    expect(coord.compute.leases.size()).toBe(0);
+    const both = await settle(clock, Promise.all([lease.command(k, 2), lease.command(k, 3)]));
+    expect(both.map((x) => x.value)).toEqual([4, 9]);
+    expect(lease.state).toBe('active');
+    expect(coord.compute.leases.size()).toBe(1);
     await settle(clock, lease.release());
     expect(lease.state).toBe('released');
     expect(coord.compute.leases.size()).toBe(0);

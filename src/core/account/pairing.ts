@@ -38,6 +38,7 @@ export type PairingErrorCode =
   | 'PAIRING_COMMITMENT'
   | 'PAIRING_STATE'
   | 'PAIRING_CANCELLED'
+  | 'PAIRING_HOST_LEFT'
   | 'PAIRING_UNOPENABLE';
 
 export class PairingError extends WosError {

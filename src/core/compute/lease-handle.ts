@@ -54,6 +54,7 @@ export class LeaseHandle extends Emitter<LeaseEvents> {
   #client: LeaseBackend;
   #grant: GrantedLease | undefined;
   #state: LeaseState = 'active';
+  #activating: Promise<void> | undefined;
   #renew: ReturnType<typeof setInterval> | undefined;
 
   constructor(client: LeaseBackend, kind: ResourceKind, n: number, grant: GrantedLease) {
@@ -78,10 +79,22 @@ export class LeaseHandle extends Emitter<LeaseEvents> {
     return this.slots.map((s) => s.node);
   }
 
-  async activate(): Promise<void> {
-    if (this.#state === 'released') throw new ClosedError('this lease');
-    if (this.#state === 'active' && this.#grant) return;
-    this.#grant = await this.#client.lease(this.kind, this.n);
+  /** Wakes a resting lease (a new grant); calls while one is on its way share it. */
+  activate(): Promise<void> {
+    if (this.#state === 'released') return Promise.reject(new ClosedError('this lease'));
+    if (this.#state === 'active' && this.#grant) return Promise.resolve();
+    this.#activating ??= this.#activate().finally(() => (this.#activating = undefined));
+    return this.#activating;
+  }
+
+  async #activate(): Promise<void> {
+    const grant = await this.#client.lease(this.kind, this.n);
+    if (this.#state === 'released') {
+      // Released while the grant was on its way: give it back at once.
+      await this.#client.release(grant.id).catch(() => {});
+      throw new ClosedError('this lease');
+    }
+    this.#grant = grant;
     this.#keepAlive();
     this.#setState('active');
     this.emit('slots', this.slots);

@@ -48,12 +48,14 @@ function loadRecord(meshId: string): Promise<SharedMeshRecord | undefined> {
 
 function saveRecord(r: SharedMeshRecord): Promise<void> {
   return use(async (d) => {
-    // Keep the newest list when two tabs save at once.
-    const have = (await d.get('meshes', r.meshId)) as SharedMeshRecord | undefined;
-    if (have?.list && r.list && have.list.version > r.list.version) return;
-    // One mesh key has one owner: a link naming another owner for a known key is not trusted.
-    if (have && have.owner !== r.owner) return;
-    await d.put('meshes', r, r.meshId);
+    // Read and write in one transaction: another tab's save cannot fall between them.
+    const tx = d.transaction('meshes', 'readwrite');
+    const have = (await tx.store.get(r.meshId)) as SharedMeshRecord | undefined;
+    // Keep the newest list when two tabs save at once. One mesh key has one owner: a link
+    // naming another owner for a known key is not trusted.
+    const older = !!have?.list && !!r.list && have.list.version > r.list.version;
+    if (!older && !(have && have.owner !== r.owner)) await tx.store.put(r, r.meshId);
+    await tx.done;
   });
 }
 

@@ -47,6 +47,9 @@ function joinRendezvous(
   });
 }
 
+/** How long the new device still waits for the secret after the other device left, ms. */
+const HOST_LEFT_GRACE_MS = 3000;
+
 export interface GuestPairing {
   /** The link to open on an enrolled device. */
   link: string;
@@ -67,6 +70,7 @@ export async function pairAsGuest(
   const key = newMeshKey((n) => crypto.getRandomValues(new Uint8Array(n)));
   const box = await session.boxPublicKey();
   let guest: PairingGuest | undefined;
+  let hostId: string | undefined;
   let showWords!: (w: string[]) => void;
   const words = new Promise<string[]>((r) => (showWords = r));
   const node = await joinRendezvous(key, identity, (n) => {
@@ -76,7 +80,10 @@ export async function pairAsGuest(
       name: deviceName,
       kind: 'tab',
     });
-    guest.onWords = (w) => showWords(w);
+    guest.onWords = (w, host) => {
+      hostId = host;
+      showWords(w);
+    };
   });
   const leave = (): void => {
     node.stop();
@@ -85,6 +92,21 @@ export async function pairAsGuest(
   let cancelled!: (e: Error) => void;
   const stop = new Promise<never>((_, reject) => (cancelled = reject));
   stop.catch(() => {});
+  // The other device closed after showing the words: nothing more will come. A grace period
+  // first, since its goodbye (through the server) can overtake its last message.
+  node.node.members.on('leave', ({ id }) => {
+    if (id !== hostId) return;
+    setTimeout(
+      () =>
+        cancelled(
+          new PairingError(
+            'PAIRING_HOST_LEFT',
+            'the other device left before approving this one; start pairing again',
+          ),
+        ),
+      HOST_LEFT_GRACE_MS,
+    );
+  });
   const done = Promise.race([guest!.result, stop])
     .then((r) => session.signInWithPairing(r, deviceName))
     .finally(leave);

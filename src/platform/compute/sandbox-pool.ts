@@ -196,6 +196,7 @@ export class SandboxPool implements Executor {
       return Promise.reject(new ArgumentError(`timeoutMs must be in 1..${MAX_TIMEOUT_MS} ms`));
     }
     if (signal?.aborted) return Promise.reject(new AbortError('kernel run', signal.reason));
+    if (this.workers.size === 0) return Promise.reject(noWorkers());
     return new Promise((resolve, reject) => {
       const onAbort = (): void => this.abort(task);
       const task: Task = { kernel, input, timeoutMs, signal, resolve, reject, onAbort };
@@ -208,6 +209,9 @@ export class SandboxPool implements Executor {
   resize(workers: number): void {
     if (this.closed) throw new ClosedError('sandbox pool');
     this.workers.resize(checkSize(workers));
+    // No worker will ever take what waits: it fails now, to be run elsewhere (NO_EXECUTOR is
+    // retried on another node by the requester).
+    if (workers === 0) for (const t of this.queue.splice(0)) this.settle(t, noWorkers());
     this.pump();
   }
 
@@ -387,6 +391,12 @@ function post(port: MessagePort, req: RunRequest, transfer: Transferable[]): voi
     port.postMessage(req);
   }
 }
+
+const noWorkers = (): WosError =>
+  new WosError(
+    'NO_EXECUTOR',
+    'this node donates no CPU workers now (donation 0); raise it in the Compute view',
+  );
 
 function checkSize(n: number): number {
   if (!Number.isInteger(n) || n < 0 || n > MAX_WORKERS) {
