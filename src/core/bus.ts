@@ -63,6 +63,8 @@ type Handler = (msg: Incoming<unknown>) => unknown;
 export type BodyCheck = (body: unknown) => boolean;
 
 interface Pending {
+  /** The node asked: only its reply settles the request. */
+  to: string;
   resolve(r: Response): void;
   reject(e: Error): void;
   /** Its time is up. */
@@ -197,6 +199,7 @@ export class Bus {
       };
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const pending: Pending = {
+        to: env.to,
         resolve: (r) => {
           cleanup();
           resolve(r);
@@ -278,6 +281,16 @@ export class Bus {
     if (via !== this.nodeId && env.to === '*' && env.f !== via) {
       return this.#reject(via, 'spoofed', `broadcast from ${via} claims to be from ${env.f}`);
     }
+    // From a node this one has a link to, a message comes over that link, not relayed: a
+    // relay cannot speak for it.
+    if (via !== this.nodeId && env.f !== via && this.#links.has(env.f)) {
+      return this.#reject(via, 'spoofed', `a message from ${via} claims to be from ${env.f}`);
+    }
+    // A message id is its sender's (`<node>/<seq>`): another node cannot use one to make this
+    // node drop the real message as a duplicate.
+    if (!env.id.startsWith(`${env.f}/`)) {
+      return this.#reject(via, 'spoofed', `message id ${env.id} is not one of ${env.f}'s`);
+    }
     if (this.#seen.has(env.id) || this.#seenBefore.has(env.id)) {
       this.stats.duplicates++;
       return;
@@ -292,6 +305,13 @@ export class Bus {
     if (env.re !== undefined) {
       const pending = this.#pending.get(env.re);
       if (!pending) return;
+      if (env.f !== pending.to) {
+        return this.#reject(
+          via,
+          'spoofed',
+          `a reply to ${env.re} from ${env.f}, not the node asked`,
+        );
+      }
       if (env.err) pending.reject(new RemoteError(env.err.code, `${env.f}: ${env.err.message}`));
       else pending.resolve({ body: env.b, bin: p.bin, from: env.f });
       return;

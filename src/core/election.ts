@@ -25,11 +25,21 @@ export function compareTerms(a: Term | undefined, b: Term | undefined): number {
   return a.by < b.by ? -1 : a.by > b.by ? 1 : 0;
 }
 
-export const TermSchema = v.strictObject({
-  n: v.pipe(v.number(), v.integer(), v.minValue(1)),
-  by: NodeIdSchema,
-});
-const VoteSchema = v.strictObject({ n: v.pipe(v.number(), v.integer(), v.minValue(1)) });
+const TermNumberSchema = v.pipe(
+  v.number(),
+  v.integer(),
+  v.minValue(1),
+  v.maxValue(Number.MAX_SAFE_INTEGER),
+);
+export const TermSchema = v.strictObject({ n: TermNumberSchema, by: NodeIdSchema });
+const VoteSchema = v.strictObject({ n: TermNumberSchema });
+
+/**
+ * How far past the highest term number seen a term or vote from a peer may jump. Elections
+ * count up by one; a peer that names a far higher number (a hostile member) would otherwise
+ * leave every later campaign's number beaten, or past the safe integers, for good.
+ */
+export const MAX_TERM_STEP = 1000;
 
 export interface ElectionOptions {
   intervalMs: number;
@@ -176,7 +186,12 @@ export class Election extends Emitter<{
       (c === this.#bus.nodeId ||
         this.#clock.now() - this.#lastBeatAt <= this.#members.options.failAfterMs);
     const voted = this.#votedFor.get(n);
-    if (liveCoordinator || n < this.#maxN || (voted !== undefined && voted !== candidate)) {
+    if (
+      liveCoordinator ||
+      n < this.#maxN ||
+      this.#tooFar(n) ||
+      (voted !== undefined && voted !== candidate)
+    ) {
       return this.#term ? { granted: false, term: this.#term } : { granted: false };
     }
     this.#maxN = n;
@@ -186,22 +201,30 @@ export class Election extends Emitter<{
   }
 
   #onTerm(t: Term, from: string): void {
+    if (this.#tooFar(t.n)) return;
     const cmp = compareTerms(t, this.#term);
     if (cmp < 0) {
       // A stale coordinator: tell it about the newer term so it steps down.
       if (from === t.by && this.#term) this.#bus.send(from, 'coord', this.#term).catch(() => {});
       return;
     }
+    // Only a member's newer term: one naming a node that is not here would leave none.
+    if (cmp > 0 && !this.#members.isAlive(t.by)) return;
     this.#maxN = Math.max(this.#maxN, t.n);
     if (cmp > 0) {
       this.#term = t;
-      if (this.#members.isAlive(t.by)) this.#setCoordinator(t.by);
-      else this.#setCoordinator(undefined);
+      this.#setCoordinator(t.by);
     } else if (from === t.by && this.#coordinator === undefined && this.#members.isAlive(t.by)) {
       // The holder of our current term beats again (e.g. it was briefly unreachable).
       this.#setCoordinator(t.by);
     }
     if (from === t.by && this.#coordinator === t.by) this.#lastBeatAt = this.#clock.now();
+  }
+
+  /** A term number too far past what this node has seen (MAX_TERM_STEP); any, before a term. */
+  #tooFar(n: number): boolean {
+    const seen = Math.max(this.#maxN, this.#term?.n ?? 0);
+    return seen > 0 && n > seen + MAX_TERM_STEP;
   }
 
   #setCoordinator(id: string | undefined): void {

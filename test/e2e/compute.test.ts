@@ -235,6 +235,8 @@ describe('compute on a 3-tab mesh', () => {
         { k: 'not-a-kernel-id', timeoutMs: 100, items: [] },
         { k: `k-${'0'.repeat(64)}`, timeoutMs: -5, items: [] },
         { k: `k-${'0'.repeat(64)}`, timeoutMs: 100, items: 'lots' },
+        // Past the batch limit: a node never queues more than 256 tasks from one message.
+        { k: `k-${'0'.repeat(64)}`, timeoutMs: 100, items: new Array(100_000).fill(0) },
       ];
       const out: { code?: string; message: string }[] = [];
       for (const body of bad) {

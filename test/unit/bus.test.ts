@@ -94,4 +94,44 @@ describe('message bus', () => {
       code: 'UNREACHABLE',
     });
   });
+
+  it('refuses forged senders, replies from a node not asked, and message ids of another node', async () => {
+    const { clock, nodes } = await mesh(3, 9);
+    const [a, b, c] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]];
+    let answer: (v: { ok: boolean }) => void = () => {};
+    b.bus.handle('t.slow', v.strictObject({}), () => new Promise((r) => (answer = r)));
+    const got: string[] = [];
+    a.bus.handle(
+      't.note',
+      v.strictObject({ n: v.number() }),
+      (m) => void got.push(`${m.from}:${m.body.n}`),
+    );
+    const asked = a.bus.request(b.id, 't.slow', {}, { timeoutMs: 5000 });
+    await clock.advance(10);
+    // c, linked to a, forges packets on its own link to a.
+    const toA = c.bus.link(a.id)!;
+    const env = (e: Record<string, unknown>) => ({ env: { ttl: 0, to: a.id, ...e } as never });
+    // Request ids count up (`<node>/<seq>`): any peer can guess the one a used.
+    const ids = (n: number) => `${a.id}/${n}`;
+    for (let n = 1; n < 200; n++) {
+      // A reply claiming to be b's (c relays nothing for b: a has its own link to b).
+      void toA.send(
+        env({ id: `${b.id}/9${n}`, f: b.id, t: 't.slow', re: ids(n), b: { ok: false } }),
+      );
+      // c's own reply to a request a made of b.
+      void toA.send(
+        env({ id: `${c.id}/9${n}`, f: c.id, t: 't.slow', re: ids(n), b: { ok: false } }),
+      );
+    }
+    // c sends a note under an id of b's, to make a drop b's real message of that id.
+    void toA.send(env({ id: `${b.id}/77`, f: c.id, t: 't.note', b: { n: 1 } }));
+    await clock.advance(10);
+    answer({ ok: true });
+    await clock.advance(10);
+    await expect(asked).resolves.toMatchObject({ body: { ok: true }, from: b.id });
+    expect(got).toEqual([]);
+    // Every reply claiming b, the one of c's that answers the pending request (the rest answer
+    // nothing and are dropped), and the note under b's id.
+    expect(a.bus.stats.rejected['spoofed']).toBe(199 + 1 + 1);
+  });
 });

@@ -93,4 +93,30 @@ describe('replacing a crashed coordinator', () => {
       failAfterMs + 1500,
     );
   });
+
+  it('a hostile member cannot end coordination with an absurd or foreign term', async () => {
+    const clock = new ManualClock();
+    const rand = seededRandom(7);
+    const bytes = seededBytes(rand);
+    const net = new MemoryNetwork(clock, { latencyMs: 2, jitterMs: 1, random: rand });
+    const nodes = await startSimMesh(net, bytes, 4, { meshKey: newMeshKey(bytes) });
+    await clock.advance(3000);
+    const attacker = nodes.find((n) => !n.node.election.isCoordinator)!;
+    const honest = nodes.filter((n) => n !== attacker);
+    const n0 = honest[0]!.node.election.term!.n;
+    const forged = [
+      { n: Number.MAX_SAFE_INTEGER, by: attacker.node.id }, // far past every term seen
+      { n: n0 + 5, by: 'zzzzzzzzzzzzzzzz-zzzzzzzz' }, // a node that is not here
+    ];
+    for (const t of forged)
+      for (const n of honest) await attacker.node.bus.send(n.node.id, 'coord', t).catch(() => {});
+    await clock.advance(1000);
+    for (const n of honest) expect(n.node.election.term!.n).toBeLessThan(n0 + 5);
+    // The attacker leaves; the others still agree on a coordinator among themselves.
+    await attacker.node.close({ goodbye: true });
+    await clock.advance(15_000);
+    const c = honest[0]!.node.coordinator();
+    expect(honest.map((n) => n.node.id)).toContain(c);
+    expect(honest.every((n) => n.node.coordinator() === c)).toBe(true);
+  });
 });

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bytesEqual } from '../../src/core/bytes.ts';
+import { TimeoutError } from '../../src/core/errors.ts';
 import { parseManifest } from '../../src/core/storage/manifest.ts';
 import type { ErasureCoder } from '../../src/core/storage/erasure.ts';
 import {
@@ -138,6 +139,44 @@ describe('storage service under faults', () => {
         await m.settle(a!.storage.files.health(ref, { deep: true })),
         `seed ${seed}`,
       ).toMatchObject({ state: 'healthy' });
+    }
+  });
+
+  it('a manifest that missed stores at put reaches them: by a read, else from the holders themselves', async () => {
+    for (const readSoon of [true, false]) {
+      const m = await mesh(5, 11, { client: { stripeBytes: 128 * 1024 } });
+      const [up, ...holders] = m.nodes;
+      // Two holders' `st.manifest.put` time out (a busy or reloading tab); the put succeeds.
+      const bus = up!.node.bus;
+      const request = bus.request.bind(bus);
+      const missed = new Set(holders.slice(0, 2).map((h) => h.node.id));
+      bus.request = ((to, t, body, o) =>
+        t === 'st.manifest.put' && missed.has(to)
+          ? Promise.reject(new TimeoutError(`request '${t}' to ${to}`, 5000))
+          : request(to, t, body, o)) as typeof bus.request;
+      const data = testContent(300 * 1024, 5);
+      const ref = await m.settle(up!.storage.files.put('f.bin', data));
+      bus.request = request;
+      const lacking = async (): Promise<number> => {
+        let n = 0;
+        for (const h of holders) if (!(await h.store.getFile(ref.id))?.manifest) n++;
+        return n;
+      };
+      expect(await lacking()).toBe(2);
+      if (readSoon) {
+        // A read sends the manifest to the stores it names that answered without one.
+        expect(bytesEqual(await m.settle(up!.storage.files.getBytes(ref)), data)).toBe(true);
+        await m.advance(100);
+        expect(await lacking()).toBe(0);
+      }
+      // Past the orphan grace period: a holder asks its neighbours before collecting.
+      await m.advance(31 * 60_000);
+      expect(await lacking(), `read soon: ${readSoon}`).toBe(0);
+      expect(await m.settle(up!.storage.files.health(ref))).toMatchObject({
+        state: 'healthy',
+        shards: { missing: 0 },
+      });
+      expect(bytesEqual(await m.settle(up!.storage.files.getBytes(ref)), data)).toBe(true);
     }
   });
 

@@ -5,7 +5,7 @@ import type { MeshNode } from '../mesh-node.ts';
 import { KernelError, NoCapacityError } from './errors.ts';
 import { JobQueue } from './job-queue.ts';
 import type { Kernel } from './kernel.ts';
-import { isRunResult, RunResultSchema, type ItemResult } from './protocol.ts';
+import { isRunResult, MAX_RUN_ITEMS, RunResultSchema, type ItemResult } from './protocol.ts';
 import type { Slot } from './scheduler.ts';
 import { packValue, unpackValue } from './value-codec.ts';
 
@@ -59,9 +59,6 @@ const RETRYABLE = new Set([
   'GPU_LOST',
 ]);
 
-/** Most tasks in one request. */
-const MAX_BATCH = 256;
-
 const BYTES = new TextDecoder('latin1');
 
 /** A result; its fingerprint (for verification votes) is computed only when asked for. */
@@ -113,7 +110,7 @@ export async function dispatch(
     if (o.batch) return o.batch;
     if (samples === 0) return 1;
     // Aim for ~4 ms of work per request: round trips stay a small share.
-    return Math.max(1, Math.min(MAX_BATCH, Math.floor(4 / Math.max(perTaskMs, 0.001))));
+    return Math.max(1, Math.min(MAX_RUN_ITEMS, Math.floor(4 / Math.max(perTaskMs, 0.001))));
   };
 
   const done = (): boolean => fatal !== undefined || results.size === jobs.length;

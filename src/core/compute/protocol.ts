@@ -28,11 +28,14 @@ export const ReportSchema = v.strictObject({
   outcome: v.picklist(['ok', 'failed', 'disagreed']),
 });
 
+/** Most tasks in one `cx.run` (what a requester batches, and what a node takes at once). */
+export const MAX_RUN_ITEMS = 256;
+
 export const RunSchema = v.strictObject({
   k: KernelIdSchema,
   timeoutMs: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3_600_000)),
   /** Packed array of inputs (one per task in this batch). */
-  items: v.array(v.unknown()),
+  items: v.pipe(v.array(v.unknown()), v.minLength(1), v.maxLength(MAX_RUN_ITEMS)),
 });
 
 export const ItemResultSchema = v.union([
@@ -96,7 +99,9 @@ export function isRunBody(x: unknown): x is RunBody {
     Number.isInteger(timeoutMs) &&
     timeoutMs >= 1 &&
     timeoutMs <= 3_600_000 &&
-    Array.isArray(items)
+    Array.isArray(items) &&
+    items.length >= 1 &&
+    items.length <= MAX_RUN_ITEMS
   );
 }
 

@@ -89,13 +89,15 @@ export class Catalog {
   async load(file: string, signal?: AbortSignal): Promise<Manifest> {
     const seen: Seen[] = [];
     const tombs: Tombstone[] = [];
+    const without: string[] = [];
     await this.#ask(signal, async (node, sig) => {
       const r = await this.#request(node, 'st.manifest.get', { file }, sig);
       const body = v.parse(ManifestGetReplySchema, r);
       if (body.deleted) tombs.push(body.deleted);
       if (body.manifest) this.#see(seen, node, body.manifest, file);
+      else if (!body.deleted) without.push(node);
     });
-    const man = await this.#choose(file, seen, tombs);
+    const man = await this.#choose(file, seen, tombs, without);
     if (!man) {
       throw tombs.length > 0 ? new FileDeletedError(file) : new FileNotFoundError(file);
     }
@@ -186,8 +188,17 @@ export class Catalog {
     }
   }
 
-  /** Opens the highest revision that verifies; heals stale holders; honours tombstones. */
-  async #choose(file: string, seen: Seen[], tombs: Tombstone[]): Promise<Manifest | undefined> {
+  /**
+   * Opens the highest revision that verifies; heals stale holders, and the stores it names
+   * among `without` (nodes that answered with no manifest: its publish missed them, and they
+   * would collect their shards as orphans); honours tombstones.
+   */
+  async #choose(
+    file: string,
+    seen: Seen[],
+    tombs: Tombstone[],
+    without: readonly string[] = [],
+  ): Promise<Manifest | undefined> {
     const ctx = this.#ctx;
     // Newest first; of one revision, the one holders keep (winsSameRevision).
     seen.sort(
@@ -220,9 +231,11 @@ export class Catalog {
     if (cur && cur.body.rev > man.body.rev) man = cur;
     this.#cache.set(file, man);
     const rev = man.body.rev;
+    const named = new Set(man.body.stores);
     const stale = seen
       .filter((s) => s.body.rev < rev || (s.body.rev === rev && s.signed.m !== man.signed.m))
-      .map((s) => s.node);
+      .map((s) => s.node)
+      .concat(without.filter((n) => named.has(ctx.dir.storeOf(n) ?? '')));
     if (stale.length > 0) void this.publish(man, stale).catch(() => {});
     return man;
   }

@@ -72,6 +72,7 @@ function fileOf(m: string): string {
 export class StorageHolder {
   readonly store: ShardStore;
   readonly opts: HolderOptions;
+  readonly #bus: Bus;
   readonly #clock: Clock;
   readonly #verify: VerifyFn;
   readonly shards: ShardServer;
@@ -88,6 +89,7 @@ export class StorageHolder {
     opts: Partial<HolderOptions> = {},
   ) {
     this.store = store;
+    this.#bus = bus;
     this.#clock = clock;
     this.#verify = verify;
     this.opts = { ...defaultHolderOptions, ...opts };
@@ -248,6 +250,39 @@ export class StorageHolder {
     };
   }
 
+  /**
+   * Asks the live neighbours for `file`'s manifest and takes the newest one that verifies and
+   * assigns shards to this store (as if it had been published here); whether one did.
+   */
+  async #adoptManifest(file: string): Promise<boolean> {
+    const found: v.InferOutput<typeof ManifestPutRequestSchema>[] = [];
+    await Promise.allSettled(
+      this.#bus.neighbours().map(async (node) => {
+        const r = await this.#bus.request(node, 'st.manifest.get', { file }, { timeoutMs: 5000 });
+        const m = (r.body as { manifest?: { m?: unknown; sig?: unknown } } | null)?.manifest;
+        if (typeof m?.m === 'string' && typeof m.sig === 'string')
+          found.push({ m: m.m, sig: m.sig });
+      }),
+    );
+    let best: { rev: number; signed: (typeof found)[number] } | undefined;
+    for (const signed of found) {
+      try {
+        const body = parseManifest(signed);
+        if (body.file !== file || assignedTo(body, this.store.id).size === 0) continue;
+        if (!best || body.rev > best.rev) best = { rev: body.rev, signed };
+      } catch {
+        // A malformed answer from a peer is ignored.
+      }
+    }
+    if (!best) return false;
+    try {
+      await this.#putManifest(best.signed); // verifies the owner's signature
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Collects orphans and expired tombstones now; returns how many shards were collected. */
   async sweep(): Promise<number> {
     const now = this.#clock.now();
@@ -271,6 +306,9 @@ export class StorageHolder {
       const shards = await this.store.list(file);
       if (!e.manifest) {
         if (now - e.touchedAt <= grace) return 0;
+        // The manifest may have missed this store (a timeout while it was published): a live
+        // node that has one assigning these shards saves them.
+        if (shards.length > 0 && (await this.#adoptManifest(file))) return 0;
         await this.store.deleteFile(file);
         return shards.length;
       }
