@@ -49,9 +49,11 @@ const EntrySchema = v.tuple([
   v.pipe(v.number(), v.minValue(0), v.maxValue(3_600_000)),
   v.picklist(['tab', 'agent']),
 ]);
+/** Most entries in a gossip message, and most members and tombstones a node keeps. */
+export const MAX_GOSSIP = 4096;
 const GossipSchema = v.strictObject({
-  m: v.pipe(v.array(EntrySchema), v.maxLength(4096)),
-  gone: v.pipe(v.array(NodeIdSchema), v.maxLength(4096)),
+  m: v.pipe(v.array(EntrySchema), v.maxLength(MAX_GOSSIP)),
+  gone: v.pipe(v.array(NodeIdSchema), v.maxLength(MAX_GOSSIP)),
 });
 const ByeSchema = v.strictObject({});
 
@@ -184,9 +186,12 @@ export class Membership extends Emitter<{
       [this.self.id, this.self.hb, 0, this.self.kind],
     ];
     for (const m of this.#members.values()) {
-      if (m.alive) entries.push([m.id, m.hb, now - m.seenAt, m.kind]);
+      if (m.alive && entries.length < MAX_GOSSIP)
+        entries.push([m.id, m.hb, now - m.seenAt, m.kind]);
     }
-    void this.#bus.broadcast('gossip', { m: entries, gone: [...this.#gone.keys()] });
+    // Within what every receiver accepts, whatever peers told this node: the newest tombstones.
+    const gone = [...this.#gone.keys()].slice(-MAX_GOSSIP);
+    void this.#bus.broadcast('gossip', { m: entries, gone });
   }
 
   #onGossip(body: v.InferOutput<typeof GossipSchema>, via: string): void {
@@ -197,7 +202,7 @@ export class Membership extends Emitter<{
       const seenAt = now - age;
       const m = this.#members.get(id);
       if (!m) {
-        if (age > this.#opts.failAfterMs) continue;
+        if (age > this.#opts.failAfterMs || this.#members.size >= MAX_GOSSIP) continue;
         this.#add({ id, kind, hb, seenAt, alive: true });
         if (!this.#bus.link(id)) this.#setRoute(id, via);
         continue;
@@ -233,7 +238,11 @@ export class Membership extends Emitter<{
 
   #markGone(id: string): void {
     if (id === this.self.id) return;
-    if (!this.#gone.has(id)) this.#gone.set(id, this.#clock.now());
+    if (!this.#gone.has(id)) {
+      // Bounded: the oldest tombstone goes first (a Map keeps insertion order).
+      if (this.#gone.size >= MAX_GOSSIP) this.#gone.delete(this.#gone.keys().next().value!);
+      this.#gone.set(id, this.#clock.now());
+    }
     const m = this.#members.get(id);
     this.#setRoute(id, undefined);
     if (m) {

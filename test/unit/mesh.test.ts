@@ -189,4 +189,34 @@ describe('mesh on the in-memory network', () => {
       await Promise.all([a.node.close(), b.node.close()]);
     }
   });
+
+  it("a peer gossiping thousands of fake tombstones breaks no one else's gossip", async () => {
+    const clock = new ManualClock();
+    const rand = seededRandom(9);
+    const bytes = seededBytes(rand);
+    const net = new MemoryNetwork(clock, { latencyMs: 2, jitterMs: 1, random: rand });
+    const nodes = await startSimMesh(net, bytes, 4, { meshKey: newMeshKey(bytes) });
+    await clock.advance(2000);
+    const [attacker, ...rest] = nodes;
+    const a32 = 'abcdefghijklmnopqrstuvwxyz234567';
+    const fakeId = (i: number): string => {
+      let s = '';
+      for (let j = 0, x = i; j < 16; j++, x = Math.floor(x / 32)) s += a32[x % 32];
+      return `${s}-aaaaaaaa`;
+    };
+    // Two messages at the schema's limit: together more than any gossip may carry.
+    for (const batch of [0, 1]) {
+      const gone = Array.from({ length: 4096 }, (_, i) => fakeId(batch * 4096 + i));
+      await attacker!.node.bus.broadcast('gossip', { m: [], gone });
+    }
+    await clock.advance(30_000);
+    for (const n of rest) {
+      expect(n.node.bus.stats.rejected['invalid'] ?? 0).toBe(0);
+      const others = rest.filter((o) => o !== n).map((o) => o.node.id);
+      for (const id of others) expect(n.node.members.isAlive(id)).toBe(true);
+    }
+    const c = rest[0]!.node.coordinator();
+    expect(c).toBeDefined();
+    expect(rest.every((n) => n.node.coordinator() === c)).toBe(true);
+  });
 });

@@ -48,6 +48,7 @@ export class ComputeNode {
       return { spec: k.spec };
     });
     bus.handle('cx.lease', LeaseRequestSchema, (m) => this.#grant(m.from, m.body));
+    node.members.on('leave', ({ id }) => this.#reputation.delete(id));
     bus.handle('cx.renew', LeaseIdSchema, (m) => {
       const l = this.leases.get(m.body.id);
       if (!l || l.requester !== m.from)
@@ -59,6 +60,8 @@ export class ComputeNode {
       released: this.leases.release(m.body.id, m.from),
     }));
     bus.handle('cx.report', ReportSchema, (m) => {
+      // Only about members: the table never outgrows the mesh, whatever ids a peer names.
+      if (!node.members.isAlive(m.body.node)) return {};
       const r = this.#reputation.get(m.body.node) ?? { ok: 0, bad: 0 };
       if (m.body.outcome === 'ok') r.ok++;
       else r.bad += m.body.outcome === 'disagreed' ? 3 : 1;

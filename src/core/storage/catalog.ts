@@ -32,6 +32,9 @@ interface Seen {
   body: ManifestBody;
 }
 
+/** Tombstones of one file kept from a listing (they must be the owner's to count). */
+const MAX_TOMBSTONES_PER_FILE = 16;
+
 export interface PublishResult {
   /** Stores named by the manifest that took it. */
   taken: number;
@@ -137,7 +140,12 @@ export class Catalog {
         ManifestListReplySchema,
         await this.#request(node, 'st.manifest.list', req, sig),
       );
-      for (const t of body.tombstones) tombs.set(t.file, [...(tombs.get(t.file) ?? []), t]);
+      for (const t of body.tombstones) {
+        const list = tombs.get(t.file);
+        if (!list) tombs.set(t.file, [t]);
+        // One node's tombstones of a file beyond a few say nothing more (only its owner's count).
+        else if (list.length < MAX_TOMBSTONES_PER_FILE) list.push(t);
+      }
       for (const signed of body.items) {
         const file = this.#fileOf(signed);
         if (file === undefined) continue;
@@ -150,7 +158,10 @@ export class Catalog {
         ...body.tombstones.map((t) => t.file),
       ];
       if (!body.more || files.length === 0) break;
-      after = files.sort().at(-1);
+      const last = files.sort().at(-1);
+      // Pages move forward, or the node is not listing honestly: stop asking it.
+      if (after !== undefined && (last === undefined || last <= after)) break;
+      after = last;
     }
   }
 
