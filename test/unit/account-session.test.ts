@@ -330,13 +330,18 @@ describe('AccountSession (in-memory store, fake server)', () => {
 });
 
 describe('AccountSession: tabs of one profile (one store)', () => {
-  it('saves at once in two tabs keep both changes', async () => {
+  /** Device 1 makes the account; tabs A and B of another device (one store) sign in to it. */
+  async function twoTabs() {
     const api = new FakeApi();
     const d1 = await device(api);
     const { recoveryCode } = await d1.session.create('alice');
     const tabA = await device(api);
     await tabA.session.signInWithRecoveryCode(recoveryCode);
-    const tabB = await AccountSession.open(tabA.deps);
+    return { d1, tabA, tabB: await AccountSession.open(tabA.deps) };
+  }
+
+  it('saves at once in two tabs keep both changes', async () => {
+    const { d1, tabA, tabB } = await twoTabs();
     const next = await revokeDevices(
       d1.session.keys!,
       d1.session.revocations!,
@@ -355,12 +360,7 @@ describe('AccountSession: tabs of one profile (one store)', () => {
   });
 
   it("a tab that signed out is not signed in again by another tab's save", async () => {
-    const api = new FakeApi();
-    const d1 = await device(api);
-    const { recoveryCode } = await d1.session.create('alice');
-    const tabA = await device(api);
-    await tabA.session.signInWithRecoveryCode(recoveryCode);
-    const tabB = await AccountSession.open(tabA.deps);
+    const { tabA, tabB } = await twoTabs();
     await tabB.signOut();
     expect(await codeOf(tabA.session.addEpochKey(1, newEpochKey(random)))).toBe(
       'ACCOUNT_SIGNED_OUT_ELSEWHERE',
