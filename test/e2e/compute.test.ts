@@ -61,6 +61,64 @@ describe('compute on a 3-tab mesh', () => {
     for (const u of used) expect(ids).toContain(u);
   });
 
+  it('the Compute view renders tiles across the mesh with progress and per-node rows; a tab that donates 0 workers gets none', async () => {
+    const [a, b] = tabs as [Page, Page];
+    const short = (id: string): string =>
+      `${id.split('-')[0]!.slice(0, 6)}…-${id.split('-')[1]!.slice(0, 4)}`;
+    const rowsOf = async (): Promise<string[]> =>
+      a.locator('table.data tbody tr th code').allInnerTexts();
+    const renderOnA = async (): Promise<void> => {
+      await a.getByTestId('render').click();
+      await expect
+        .poll(() => a.getByTestId('compute-progress').textContent(), { timeout: 30_000 })
+        .toMatch(/^\s*64 \/ 64 tiles/);
+      await a.getByTestId('render').waitFor(); // the run is over (Cancel is gone)
+    };
+    await a.getByTestId('tab-compute').click();
+    await renderOnA();
+    expect(
+      await a.getByRole('progressbar', { name: 'Tiles computed' }).getAttribute('aria-valuenow'),
+    ).toBe('64');
+    const rows = await rowsOf();
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    for (const r of rows) expect(ids.map(short)).toContain(r);
+    expect(rows, 'B, with a worker donated, computed tiles').toContain(short(ids[1]!));
+    // Every pixel of the 512 × 512 image was painted by some tile.
+    const painted = await a.evaluate(() => {
+      const c = document.querySelector<HTMLCanvasElement>('canvas')!;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+      return n;
+    });
+    expect(painted).toBe(512 * 512);
+
+    // Tab B sets its donation to 0 in its own Compute view: the next render leaves it out.
+    const bId = ids[1]!;
+    await b.getByTestId('tab-compute').click();
+    const donated = await b.getByTestId('cpu-workers').inputValue();
+    await b.getByTestId('cpu-workers').fill('0');
+    await b.getByTestId('cpu-workers').dispatchEvent('change');
+    await waitUntil(
+      'A sees B donate no workers',
+      async () =>
+        (await a.evaluate(() => window.wos.nodes())).find((n) => n.id === bId)?.resources?.compute
+          .workers === 0,
+      10_000,
+    );
+    await renderOnA();
+    expect(await rowsOf()).not.toContain(short(bId));
+    await b.getByTestId('cpu-workers').fill(donated);
+    await b.getByTestId('cpu-workers').dispatchEvent('change');
+    await waitUntil(
+      'A sees B donate again',
+      async () =>
+        ((await a.evaluate(() => window.wos.nodes())).find((n) => n.id === bId)?.resources?.compute
+          .workers ?? 0) > 0,
+      10_000,
+    );
+  });
+
   it('closing a tab mid-run still yields all 64 correct results', async () => {
     const victim = tabs[2]!;
     const victimId = ids[2]!;
