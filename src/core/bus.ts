@@ -29,6 +29,9 @@ export interface Incoming<T> {
 }
 
 /** A handler result that carries a binary attachment. */
+/** How long after a link is added relayed messages from its peer are still taken. */
+const LINK_SETTLE_MS = 3000;
+
 export class WithAttachment {
   constructor(
     readonly body: unknown,
@@ -85,6 +88,9 @@ const MAX_TTL = 4;
 export class Bus {
   readonly nodeId: string;
   readonly #links = new Map<string, Link>();
+  /** When each link was added: a link settling in may still see relayed traffic (below). */
+  readonly #linkedAt = new Map<string, number>();
+  readonly #clock: Clock;
   readonly #routes = new Map<string, string>();
   readonly #handlers = new Map<
     string,
@@ -104,6 +110,7 @@ export class Bus {
 
   constructor(nodeId: string, clock: Clock, defaultTimeoutMs = 5000) {
     this.nodeId = nodeId;
+    this.#clock = clock;
     this.defaultTimeoutMs = defaultTimeoutMs;
     this.#deadlines = new Deadlines(clock, (p) => p.expire());
   }
@@ -125,6 +132,7 @@ export class Bus {
   addLink(link: Link): void {
     const id = link.peer.nodeId;
     this.#links.set(id, link);
+    this.#linkedAt.set(id, this.#clock.now());
     link.onPacket = (p) => this.#receive(p, id);
     link.onReject = (reason, detail) => this.#reject(id, reason, detail);
   }
@@ -132,6 +140,7 @@ export class Bus {
   removeLink(nodeId: string, link?: Link): void {
     if (link && this.#links.get(nodeId) !== link) return;
     this.#links.delete(nodeId);
+    this.#linkedAt.delete(nodeId);
   }
 
   /**
@@ -263,6 +272,11 @@ export class Bus {
     await link.send(p);
   }
 
+  #settled(nodeId: string): boolean {
+    const at = this.#linkedAt.get(nodeId);
+    return at !== undefined && this.#clock.now() - at >= LINK_SETTLE_MS;
+  }
+
   #reject(from: string, reason: string, detail: string): void {
     this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
     this.onReject?.(from, reason, detail);
@@ -282,8 +296,9 @@ export class Bus {
       return this.#reject(via, 'spoofed', `broadcast from ${via} claims to be from ${env.f}`);
     }
     // From a node this one has a link to, a message comes over that link, not relayed: a
-    // relay cannot speak for it.
-    if (via !== this.nodeId && env.f !== via && this.#links.has(env.f)) {
+    // relay cannot speak for it. Not in a link's first seconds: the two ends add it at
+    // different moments, and the other end may still relay what it sends meanwhile.
+    if (via !== this.nodeId && env.f !== via && this.#settled(env.f)) {
       return this.#reject(via, 'spoofed', `a message from ${via} claims to be from ${env.f}`);
     }
     // A message id is its sender's (`<node>/<seq>`): another node cannot use one to make this

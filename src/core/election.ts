@@ -34,13 +34,6 @@ const TermNumberSchema = v.pipe(
 export const TermSchema = v.strictObject({ n: TermNumberSchema, by: NodeIdSchema });
 const VoteSchema = v.strictObject({ n: TermNumberSchema });
 
-/**
- * How far past the highest term number seen a term or vote from a peer may jump. Elections
- * count up by one; a peer that names a far higher number (a hostile member) would otherwise
- * leave every later campaign's number beaten, or past the safe integers, for good.
- */
-export const MAX_TERM_STEP = 1000;
-
 export interface ElectionOptions {
   intervalMs: number;
   voteTimeoutMs: number;
@@ -186,12 +179,7 @@ export class Election extends Emitter<{
       (c === this.#bus.nodeId ||
         this.#clock.now() - this.#lastBeatAt <= this.#members.options.failAfterMs);
     const voted = this.#votedFor.get(n);
-    if (
-      liveCoordinator ||
-      n < this.#maxN ||
-      this.#tooFar(n) ||
-      (voted !== undefined && voted !== candidate)
-    ) {
+    if (liveCoordinator || n < this.#maxN || (voted !== undefined && voted !== candidate)) {
       return this.#term ? { granted: false, term: this.#term } : { granted: false };
     }
     this.#maxN = n;
@@ -201,7 +189,6 @@ export class Election extends Emitter<{
   }
 
   #onTerm(t: Term, from: string): void {
-    if (this.#tooFar(t.n)) return;
     const cmp = compareTerms(t, this.#term);
     if (cmp < 0) {
       // A stale coordinator: tell it about the newer term so it steps down.
@@ -219,12 +206,6 @@ export class Election extends Emitter<{
       this.#setCoordinator(t.by);
     }
     if (from === t.by && this.#coordinator === t.by) this.#lastBeatAt = this.#clock.now();
-  }
-
-  /** A term number too far past what this node has seen (MAX_TERM_STEP); any, before a term. */
-  #tooFar(n: number): boolean {
-    const seen = Math.max(this.#maxN, this.#term?.n ?? 0);
-    return seen > 0 && n > seen + MAX_TERM_STEP;
   }
 
   #setCoordinator(id: string | undefined): void {

@@ -71,6 +71,15 @@ describe('compute on the in-memory mesh', () => {
     for (const n of nodes.slice(1)) expect(n.compute.kernels.has(k.id)).toBe(used.has(n.node.id));
   });
 
+  it('a batch option above the 256-task message limit is capped, not refused', async () => {
+    const { clock, nodes } = await computeMesh(1, 3, 2, 1);
+    const a = nodes[0]!;
+    const k = await a.client.kernel(SQUARE);
+    const inputs = Array.from({ length: 600 }, (_, i) => i);
+    const res = await settle(clock, a.client.map(k, inputs, { batch: 300 }));
+    expect(res.map((r) => r.value)).toEqual(inputs.map((x) => x * x));
+  });
+
   it('returns the kernel error with its message and stack', async () => {
     const { clock, nodes } = await computeMesh(2, 2);
     const k = await nodes[0]!.client.kernel(

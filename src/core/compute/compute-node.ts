@@ -48,7 +48,10 @@ export class ComputeNode {
       return { spec: k.spec };
     });
     bus.handle('cx.lease', LeaseRequestSchema, (m) => this.#grant(m.from, m.body));
-    node.members.on('leave', ({ id }) => this.#reputation.delete(id));
+    node.members.on('leave', ({ id, reason }) => {
+      // A node that went silent keeps its record (it may come back); one that said goodbye is gone.
+      if (reason === 'left') this.#reputation.delete(id);
+    });
     bus.handle('cx.renew', LeaseIdSchema, (m) => {
       const l = this.leases.get(m.body.id);
       if (!l || l.requester !== m.from)

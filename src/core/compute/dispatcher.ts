@@ -107,7 +107,7 @@ export async function dispatch(
   o.signal?.addEventListener('abort', onAbort, { once: true });
 
   const batchSize = (): number => {
-    if (o.batch) return o.batch;
+    if (o.batch) return Math.min(o.batch, MAX_RUN_ITEMS);
     if (samples === 0) return 1;
     // Aim for ~4 ms of work per request: round trips stay a small share.
     return Math.max(1, Math.min(MAX_RUN_ITEMS, Math.floor(4 / Math.max(perTaskMs, 0.001))));

@@ -32,7 +32,7 @@ interface Seen {
   body: ManifestBody;
 }
 
-/** Tombstones of one file kept from a listing (they must be the owner's to count). */
+/** Tombstones of one file kept from one node's listing (they must be the owner's to count). */
 const MAX_TOMBSTONES_PER_FILE = 16;
 
 export interface PublishResult {
@@ -134,6 +134,7 @@ export class Catalog {
     tombs: Map<string, Tombstone[]>,
   ): Promise<void> {
     let after: string | undefined;
+    const kept = new Map<string, number>(); // this node's tombstones per file
     for (let page = 0; page < 10_000; page++) {
       const req = { tag, ...(after === undefined ? {} : { after }) };
       const body = v.parse(
@@ -141,10 +142,14 @@ export class Catalog {
         await this.#request(node, 'st.manifest.list', req, sig),
       );
       for (const t of body.tombstones) {
+        // One node's tombstones of a file beyond a few say nothing more (only its owner's
+        // count); counted per node, so one node's junk cannot crowd out another's real one.
+        const n = kept.get(t.file) ?? 0;
+        if (n >= MAX_TOMBSTONES_PER_FILE) continue;
+        kept.set(t.file, n + 1);
         const list = tombs.get(t.file);
-        if (!list) tombs.set(t.file, [t]);
-        // One node's tombstones of a file beyond a few say nothing more (only its owner's count).
-        else if (list.length < MAX_TOMBSTONES_PER_FILE) list.push(t);
+        if (list) list.push(t);
+        else tombs.set(t.file, [t]);
       }
       for (const signed of body.items) {
         const file = this.#fileOf(signed);

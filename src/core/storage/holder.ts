@@ -264,17 +264,17 @@ export class StorageHolder {
           found.push({ m: m.m, sig: m.sig });
       }),
     );
-    let best: { rev: number; signed: (typeof found)[number] } | undefined;
+    // The newest revision decides: an older one that still assigns shards here is stale.
+    let best: { body: ManifestBody; signed: (typeof found)[number] } | undefined;
     for (const signed of found) {
       try {
         const body = parseManifest(signed);
-        if (body.file !== file || assignedTo(body, this.store.id).size === 0) continue;
-        if (!best || body.rev > best.rev) best = { rev: body.rev, signed };
+        if (body.file === file && (!best || body.rev > best.body.rev)) best = { body, signed };
       } catch {
         // A malformed answer from a peer is ignored.
       }
     }
-    if (!best) return false;
+    if (!best || assignedTo(best.body, this.store.id).size === 0) return false;
     try {
       await this.#putManifest(best.signed); // verifies the owner's signature
       return true;

@@ -86,6 +86,7 @@ export async function pairAsGuest(
     };
   });
   const leave = (): void => {
+    clearTimeout(hostLeft);
     node.stop();
     void node.node.close({ goodbye: true });
   };
@@ -94,18 +95,20 @@ export async function pairAsGuest(
   stop.catch(() => {});
   // The other device closed after showing the words: nothing more will come. A grace period
   // first, since its goodbye (through the server) can overtake its last message.
+  let hostLeft: ReturnType<typeof setTimeout> | undefined;
   node.node.members.on('leave', ({ id }) => {
     if (id !== hostId) return;
-    setTimeout(
-      () =>
-        cancelled(
-          new PairingError(
-            'PAIRING_HOST_LEFT',
-            'the other device left before approving this one; start pairing again',
-          ),
+    clearTimeout(hostLeft);
+    hostLeft = setTimeout(() => {
+      // A host that went quiet for a moment (a frozen page) and came back is still waited for.
+      if (hostId !== undefined && node.node.members.isAlive(hostId)) return;
+      cancelled(
+        new PairingError(
+          'PAIRING_HOST_LEFT',
+          'the other device left before approving this one; start pairing again',
         ),
-      HOST_LEFT_GRACE_MS,
-    );
+      );
+    }, HOST_LEFT_GRACE_MS);
   });
   const done = Promise.race([guest!.result, stop])
     .then((r) => session.signInWithPairing(r, deviceName))
