@@ -102,7 +102,16 @@ describe('local file cache and Files view in real Chromium', () => {
     const shown = await held
       .getByRole('listitem')
       .evaluateAll((li) => li.map((x) => (x as HTMLElement).title));
-    expect(shown.sort()).toEqual(holders.map((h) => h.id).sort());
+    // Where the file is, for the message should this fail (seen once in CI: the reader, tab A,
+    // listed as a holder too; the revision tells a put's placement (1) from a repair's).
+    const where = await a.evaluate(async (id) => {
+      const files = (await window.__wosApp.started).storage.files;
+      const i = await files.info(id);
+      return { rev: i.rev, k: i.k, n: i.n, stores: i.stores, at: await files.locate(id) };
+    }, file.id);
+    expect(shown.sort(), JSON.stringify({ self: await selfIdOf(a), ...where })).toEqual(
+      holders.map((h) => h.id).sort(),
+    );
     const text = await held.innerText();
     for (const h of holders) expect(text).toContain(shortId(h.id));
     expect(await row.getByRole('cell').nth(3).innerText()).toBe('yes');
@@ -165,6 +174,10 @@ describe('local file cache and Files view in real Chromium', () => {
     expect(await read(a, file.id)).toEqual({ code: 'FILE_NOT_FOUND' });
   });
 });
+
+function selfIdOf(p: Page): Promise<string> {
+  return p.evaluate(() => window.wos.node.id);
+}
 
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
