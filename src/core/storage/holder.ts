@@ -1,4 +1,4 @@
-import type * as v from 'valibot';
+import * as v from 'valibot';
 import type { Bus } from '../bus.ts';
 import { every, type Clock } from '../clock.ts';
 import { parseManifest, verifyManifest, winsSameRevision, type ManifestBody } from './manifest.ts';
@@ -11,6 +11,7 @@ import {
   DeleteRequestSchema,
   HoldRequestSchema,
   InfoRequestSchema,
+  ManifestGetReplySchema,
   ManifestGetRequestSchema,
   ManifestListRequestSchema,
   ManifestPutRequestSchema,
@@ -259,9 +260,9 @@ export class StorageHolder {
     await Promise.allSettled(
       this.#bus.neighbours().map(async (node) => {
         const r = await this.#bus.request(node, 'st.manifest.get', { file }, { timeoutMs: 5000 });
-        const m = (r.body as { manifest?: { m?: unknown; sig?: unknown } } | null)?.manifest;
-        if (typeof m?.m === 'string' && typeof m.sig === 'string')
-          found.push({ m: m.m, sig: m.sig });
+        // A peer's answer, checked like any other (a malformed one rejects and is skipped).
+        const { manifest } = v.parse(ManifestGetReplySchema, r.body);
+        if (manifest) found.push(manifest);
       }),
     );
     // The newest revision decides: an older one that still assigns shards here is stale.
