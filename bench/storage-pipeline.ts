@@ -7,12 +7,11 @@ import { createNodeWorkerCoder } from '../src/platform/storage/worker-coder-node
 
 /**
  * The storage write path's CPU stages in Node, alone and together, on 4 MiB stripes:
- * AES-256-GCM through WebCrypto, the Reed-Solomon wasm, and the pipeline. The layout is one
- * sealed chunk per data shard (a stripe of a (k, n) code is k chunks of 4 MiB / k bytes sealed,
- * so the sealed chunks go to the coder as they are, with no copy), and the pipeline seals the
- * next stripes (WebCrypto works on other threads) while the coder encodes this one: once with
- * the coder on the main thread, once with it in a worker thread (`WorkerStripeCoder`, as tabs
- * run it), the sealed buffers transferred to it and back.
+ * AES-256-GCM through WebCrypto, the Reed-Solomon wasm, and the pipeline, which runs the
+ * uploader's route (`handStripeToCoder`, via bench/lib/striped-file.ts): once with the coder on
+ * the main thread (each stripe sealed, then coded, in turn), once with the worker coder
+ * (`WorkerStripeCoder`, as tabs run it), which seals, codes and hashes each stripe in a worker
+ * thread, the plaintext transferred to it and the shards back.
  *
  * Rates are MB/s = 10^6 bytes of file plaintext per second, the median of `runs` runs; in each
  * run every stage runs once, in turn, so a busy machine slows them alike. memcpy is the ceiling.
@@ -37,7 +36,7 @@ export interface StoragePipelineResult {
       pipeline: number;
       /** pipeline / min(aesGcm, coderEncode). */
       ratio: number;
-      /** Coder in a worker thread. */
+      /** The worker coder (sealing, coding and hashing in its worker threads). */
       pipelineWorker: number;
       /** pipelineWorker / min(aesGcm, coderEncode). */
       workerRatio: number;
@@ -52,9 +51,9 @@ export interface StoragePipelineOptions {
   fileBytes?: number;
   stripeBytes?: number;
   codes?: readonly (readonly [number, number])[];
-  /** Stripes sealed ahead of the one being coded. */
-  depth?: number;
-  /** Worker threads of the worker coder (1). */
+  /** Stripes at the coder at once (2, as the uploader's `inflightStripes`). */
+  atCoder?: number;
+  /** Worker threads of the worker coder (2). */
   workers?: number;
 }
 
@@ -74,10 +73,10 @@ export async function runStoragePipelineBench(
     [4, 6],
     [2, 4],
   ];
-  const depth = opts.depth ?? 2;
+  const atCoder = opts.atCoder ?? 2;
   const subtle = globalThis.crypto.subtle;
   const coder = await createNodeErasureCoder();
-  const worker = await createNodeWorkerCoder({ workers: opts.workers ?? 1 });
+  const worker = await createNodeWorkerCoder({ workers: opts.workers ?? 2 });
   const root = await importStorageRootKey(subtle, randomBytes(32));
   const keys = await deriveFileKeys(subtle, root, newFileId(randomBytes));
   const file = randomBytes(fileBytes);
@@ -112,11 +111,15 @@ export async function runStoragePipelineBench(
         bytes: fileBytes,
         run: () => lossy.forEach((s) => coder.reconstruct(s, k, n - k)),
       },
-      { label: `${label} pipeline`, bytes: fileBytes, run: () => code.pipeline(coder, n, depth) },
+      {
+        label: `${label} pipeline`,
+        bytes: fileBytes,
+        run: () => code.pipeline(coder, n, { atCoder }),
+      },
       {
         label: `${label} pipelineWorker`,
         bytes: fileBytes,
-        run: () => code.pipeline(worker, n, depth),
+        run: () => code.pipeline(worker, n, { atCoder }),
       },
     );
   }

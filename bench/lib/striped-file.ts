@@ -1,16 +1,19 @@
 import { TAG_BYTES } from '../../src/core/storage/cipher.ts';
-import { sealPieces } from '../../src/core/storage/seal-stripe.ts';
+import { handStripeToCoder, sealPieces } from '../../src/core/storage/seal-stripe.ts';
+import { splitStripe } from '../../src/core/storage/stripe.ts';
 import type { FileKeys } from '../../src/core/storage/keys.ts';
 import type { StripeCoder } from '../../src/core/storage/storage-context.ts';
 
 /**
  * The write path's CPU stages on a file in memory, with no network and no platform API but
  * WebCrypto: shared by the Node bench (bench/storage-pipeline.ts) and the tab bench
- * (bench/storage-pipeline-tab.ts), which bundles it into the page.
+ * (bench/storage-pipeline-tab.ts), which bundles it into the page. Stripes are cut as the
+ * uploader cuts them (`splitStripe`: k pieces of shardBytes − 16 plaintext bytes, the last
+ * stripe zero padded), so every sealed chunk, hence every shard, is `shardBytes` long.
  */
-/** A file cut into sealed chunks of `shardBytes` (plaintext shardBytes − 16), k per stripe. */
 export class StripedFile {
-  readonly #chunks: Uint8Array[] = [];
+  readonly #file: Uint8Array;
+  readonly #stripePlain: number;
   readonly #stripes: number;
 
   constructor(
@@ -20,26 +23,24 @@ export class StripedFile {
     readonly k: number,
     readonly shardBytes: number,
   ) {
-    const plain = shardBytes - TAG_BYTES;
-    for (let o = 0; o < file.length; o += plain) this.#chunks.push(file.subarray(o, o + plain));
-    this.#stripes = Math.ceil(this.#chunks.length / k);
+    this.#file = file;
+    this.#stripePlain = k * (shardBytes - TAG_BYTES);
+    this.#stripes = Math.max(1, Math.ceil(file.length / this.#stripePlain));
   }
 
-  /** The k data shards of stripe s: its sealed chunks, the last stripe zero padded. */
-  async sealStripe(s: number): Promise<Uint8Array[]> {
-    const last = this.#chunks.length - 1;
-    const ids = [...Array(this.k).keys()].map((i) => s * this.k + i).filter((c) => c <= last);
-    // The uploader's own sealing (seal-stripe.ts), pieces as they are, k per stripe.
-    const pieces = ids.map((c) => this.#chunks[c]!);
-    const lastStripe = ids.at(-1) === last;
-    const sealed = await sealPieces(this.subtle, this.keys, s * this.k, pieces, lastStripe);
-    return Array.from({ length: this.k }, (_, i) => {
-      const c = sealed[i];
-      if (c?.length === this.shardBytes) return c;
-      const padded = new Uint8Array(this.shardBytes);
-      if (c) padded.set(c);
-      return padded;
-    });
+  /** Stripe s's k plaintext pieces (fresh copies, as the uploader's `splitStripe` makes). */
+  pieces(s: number): Uint8Array[] {
+    const from = s * this.#stripePlain;
+    return splitStripe(this.#file.subarray(from, from + this.#stripePlain), this.k);
+  }
+
+  #last(s: number): boolean {
+    return s === this.#stripes - 1;
+  }
+
+  /** The k data shards of stripe s: its sealed pieces, sealed on this thread. */
+  sealStripe(s: number): Promise<Uint8Array[]> {
+    return sealPieces(this.subtle, this.keys, s * this.k, this.pieces(s), this.#last(s));
   }
 
   async sealAll(): Promise<Uint8Array[][]> {
@@ -49,30 +50,31 @@ export class StripedFile {
   }
 
   /**
-   * Seals up to `depth` stripes ahead while coding the current one; returns the shard count.
-   * An in-thread coder blocks until its stripe is coded; a worker coder's stripe is handed over
-   * (`encodeOwned`) and the next one is sealed meanwhile, at most 2 stripes at the coder.
-   * `depth` 1 is the uploader's order (hand a stripe to the coder, then seal the next): right
-   * where WebCrypto runs on the calling thread (Chromium). Where it runs on a thread pool
-   * (Node), sealing further ahead keeps that pool busy.
+   * The uploader's write path (`handStripeToCoder`): each stripe is handed to the coder (which
+   * seals it too where it can, in its workers), and the next stripe is cut meanwhile, with at
+   * most `atCoder` stripes at the coder; with `digests`, every shard is hashed as well, as the
+   * uploader has it done. Returns the shard count.
    */
-  async pipeline(coder: StripeCoder, n: number, depth: number): Promise<number> {
-    const ahead: Promise<Uint8Array[]>[] = [];
+  async pipeline(
+    coder: StripeCoder,
+    n: number,
+    { atCoder = 2, digests = false }: { atCoder?: number; digests?: boolean } = {},
+  ): Promise<number> {
     const coding: Promise<number>[] = [];
-    let next = 0;
     let shards = 0;
     for (let s = 0; s < this.#stripes; s++) {
-      while (next < this.#stripes && ahead.length < depth) ahead.push(this.sealStripe(next++));
-      const data = await ahead.shift()!;
-      const m = n - this.k;
-      // To the coder first: where WebCrypto runs on the calling thread (Chromium), sealing the
-      // next stripe first would hold this one back for a whole seal.
-      const coded = coder.encodeOwned
-        ? coder.encodeOwned(data, m)
-        : Promise.resolve(coder.encode(data, m)).then((p) => [...data, ...p]);
-      coding.push(coded.then((all) => all.length));
-      if (next < this.#stripes) ahead.push(this.sealStripe(next++));
-      if (coding.length >= 2) shards += await coding.shift()!;
+      const { coded } = await handStripeToCoder(
+        coder,
+        this.subtle,
+        this.keys,
+        s * this.k,
+        this.pieces(s),
+        this.#last(s),
+        n - this.k,
+        digests,
+      );
+      coding.push(coded.then((c) => c.shards.length));
+      if (coding.length >= atCoder) shards += await coding.shift()!;
     }
     for (const c of coding) shards += await c;
     return shards;

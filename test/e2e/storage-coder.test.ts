@@ -59,6 +59,72 @@ describe('erasure coder worker in real Chromium', () => {
     expect(valid).toBe(true);
   });
 
+  it('seals, codes and hashes a stripe in its workers: the chunks open on the page with the file key', async () => {
+    const r = await page.evaluate(async () => {
+      const coder = (await window.__wosApp.started).coder as WorkerStripeCoder;
+      const k = 3;
+      const m = 2;
+      const first = 5;
+      const content = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, [
+        'encrypt',
+        'decrypt',
+      ]);
+      const fileId = crypto.getRandomValues(new Uint8Array(16));
+      const pieces = Array.from({ length: k }, () =>
+        crypto.getRandomValues(new Uint8Array(40_000)),
+      );
+      const keep = pieces.map((p) => p.slice());
+      const { shards, digests } = await coder.sealEncode(
+        { fileId, content },
+        first,
+        pieces,
+        true,
+        m,
+        true,
+      );
+      const u64be = (i: number): Uint8Array => {
+        const b = new Uint8Array(8);
+        new DataView(b.buffer).setUint32(4, i);
+        return b;
+      };
+      const eq = (a: Uint8Array, b: Uint8Array): boolean =>
+        a.length === b.length && a.every((x, i) => x === b[i]);
+      const opened = await Promise.all(
+        shards.slice(0, k).map(async (c, i) => {
+          const iv = new Uint8Array(12);
+          iv.set(u64be(first + i), 4);
+          const aad = new Uint8Array([...fileId, ...u64be(first + i), i === k - 1 ? 1 : 0]);
+          const p = await crypto.subtle.decrypt(
+            { name: 'AES-GCM', iv, additionalData: aad },
+            content,
+            c as BufferSource,
+          );
+          return eq(new Uint8Array(p), keep[i]!);
+        }),
+      );
+      const parity = await coder.encode(shards.slice(0, k), m);
+      const hashes = await Promise.all(
+        shards.map(
+          async (s) => new Uint8Array(await crypto.subtle.digest('SHA-256', s as BufferSource)),
+        ),
+      );
+      return {
+        n: shards.length,
+        opened,
+        parity: parity.every((p, j) => eq(p, shards[k + j]!)),
+        digests: digests?.length === k + m && digests.every((d, i) => eq(d, hashes[i]!)),
+        moved: pieces.every((p) => p.byteLength === 0),
+      };
+    });
+    expect(r).toEqual({
+      n: 5,
+      opened: [true, true, true],
+      parity: true,
+      digests: true,
+      moved: true,
+    });
+  });
+
   it('round-trips every erasure pattern of a (4,7) code, and transfers what it is given', async () => {
     const r = await page.evaluate(async () => {
       const coder = (await window.__wosApp.started).coder as WorkerStripeCoder;

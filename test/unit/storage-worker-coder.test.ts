@@ -4,6 +4,8 @@ import { bytesEqual } from '../../src/core/bytes.ts';
 import { WosError } from '../../src/core/errors.ts';
 import type { ErasureCoder } from '../../src/core/storage/erasure.ts';
 import { compileRsWasm } from '../../src/core/storage/rs-wasm.ts';
+import { deriveFileKeys, importStorageRootKey } from '../../src/core/storage/keys.ts';
+import { openPieces, sealPieces } from '../../src/core/storage/seal-stripe.ts';
 import { CoderParamsError, NotEnoughShardsError } from '../../src/core/storage/storage-errors.ts';
 import { seededBytes as bytesFrom, seededRandom } from '../../src/core/testing/seeded-random.ts';
 import {
@@ -82,7 +84,29 @@ describe('WorkerStripeCoder in a worker thread', () => {
         async (s) => new Uint8Array(await crypto.subtle.digest('SHA-256', s as BufferSource)),
       ),
     );
-    expect(same(digests, expected)).toBe(true);
+    expect(same(digests ?? [], expected)).toBe(true);
+  });
+
+  it('sealEncode seals, codes and hashes in the worker, as the page would', async () => {
+    const subtle = crypto.subtle;
+    const root = await importStorageRootKey(subtle, seededBytes(32, 11));
+    const keys = await deriveFileKeys(subtle, root, seededBytes(16, 12));
+    for (const last of [false, true]) {
+      const pieces = shardsOf(3, 4000, 13);
+      const copy = pieces.map((p) => p.slice());
+      const { shards, digests } = await coder.sealEncode(keys, 6, pieces, last, 2, true);
+      const sealed = await sealPieces(subtle, keys, 6, copy, last);
+      expect(same(shards, [...sealed, ...local.encode(sealed, 2)])).toBe(true);
+      const expected = await Promise.all(
+        shards.map(async (s) => new Uint8Array(await subtle.digest('SHA-256', s as BufferSource))),
+      );
+      expect(same(digests ?? [], expected)).toBe(true);
+      // The plaintext moved to the worker (no copy); the worker's data shards open as chunks
+      // 6..8, the last one final only when asked (of a 9-chunk file, else of a 12-chunk one).
+      expect(pieces.every((p) => p.byteLength === 0)).toBe(true);
+      const opened = await openPieces(subtle, keys, 6, shards.slice(0, 3), last ? 9 : 12);
+      expect(same(opened, copy)).toBe(true);
+    }
   });
 
   it('encodeOwned copies views that share a buffer instead of detaching it', async () => {
@@ -130,20 +154,27 @@ describe('WorkerStripeCoder in a worker thread', () => {
   });
 });
 
-type Mode = 'ok' | 'die' | 'hang' | 'bad-init' | 'no-digests';
+type Mode = 'ok' | 'die' | 'hang' | 'bad-init' | 'no-digests' | 'short-reply';
 
 /**
  * A worker in this thread: the real handler, but it can die, hang, fail its init or (as an
  * older build would) ignore a request for digests.
  */
-function scriptedPort(mode: () => Mode, log: string[]): CoderPort {
+function scriptedPort(mode: () => Mode, log: string[], sent: CoderRequest[] = []): CoderPort {
   let onReply: (r: CoderReply) => void = () => {};
   let onDead: (d: string) => void = () => {};
   let alive = true;
-  const handle = coderServer((reply) => setTimeout(() => alive && onReply(reply), 0));
+  const handle = coderServer((reply) => {
+    // A faulty worker: one shard and one digest short.
+    if (reply.ok && mode() === 'short-reply') {
+      reply = { ...reply, shards: reply.shards.slice(1), digests: reply.digests?.slice(1) };
+    }
+    setTimeout(() => alive && onReply(reply), 0);
+  });
   return {
     postMessage(msg: CoderRequest) {
       log.push(msg.op);
+      sent.push(msg);
       const m = mode();
       if (msg.op === 'init' && m === 'bad-init') {
         setTimeout(
@@ -196,6 +227,47 @@ describe('WorkerStripeCoder failures', () => {
     const err = await coder.encodeOwnedDigested(shardsOf(2, 64, 10), 1).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CoderWorkerError);
     expect((err as Error).message).toContain('no SHA-256 digest for every shard');
+    coder.close();
+  });
+
+  it('sealEncode sends the content key and file id only, never the metadata key', async () => {
+    const sent: CoderRequest[] = [];
+    const coder = new WorkerStripeCoder({
+      spawn: () => scriptedPort(() => 'ok', [], sent),
+      module,
+    });
+    const subtle = crypto.subtle;
+    const keys = await deriveFileKeys(
+      subtle,
+      await importStorageRootKey(subtle, seededBytes(32, 14)),
+      seededBytes(16, 15),
+    );
+    const { shards } = await coder.sealEncode(keys, 0, shardsOf(2, 64, 16), true, 1, true);
+    expect(shards).toHaveLength(3);
+    const msg = sent.find((m) => m.op === 'sealEncode');
+    expect(msg && Object.keys(msg.op === 'sealEncode' ? msg.keys : {}).sort()).toEqual([
+      'content',
+      'fileId',
+    ]);
+    coder.close();
+  });
+
+  it('sealEncode refuses a reply with too few shards or digests', async () => {
+    const coder = new WorkerStripeCoder({
+      spawn: () => scriptedPort(() => 'short-reply', []),
+      module,
+    });
+    const subtle = crypto.subtle;
+    const keys = await deriveFileKeys(
+      subtle,
+      await importStorageRootKey(subtle, seededBytes(32, 17)),
+      seededBytes(16, 18),
+    );
+    const err = await coder
+      .sealEncode(keys, 0, shardsOf(2, 64, 19), false, 2, true)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CoderWorkerError);
+    expect((err as Error).message).toContain('sent 3 shards, not 4');
     coder.close();
   });
 

@@ -1,6 +1,6 @@
 import { concatBytes, fromUtf8, utf8 } from '../bytes.ts';
 import { ArgumentError } from '../errors.ts';
-import { checkFileId, type FileKeys } from './keys.ts';
+import { checkFileId, type ContentKeys, type FileKeys } from './keys.ts';
 import { WrongKeyOrCorruptError } from './storage-errors.ts';
 
 /**
@@ -59,7 +59,7 @@ export function chunkAad(fileId: Uint8Array, index: number, last: boolean): Uint
 /** Seals content chunk `index` (`last` for the file's final chunk, which may be empty). */
 export async function sealChunk(
   subtle: SubtleCrypto,
-  keys: FileKeys,
+  keys: ContentKeys,
   index: number,
   plaintext: Uint8Array,
   last: boolean,

@@ -25,6 +25,9 @@ export interface FileKeys {
   readonly meta: CryptoKey;
 }
 
+/** What sealing a file's content needs (a coder worker gets these, never the metadata key). */
+export type ContentKeys = Pick<FileKeys, 'fileId' | 'content'>;
+
 /** Imports 32 secret bytes as the storage root key: HKDF, non-extractable, derive-only. */
 export async function importStorageRootKey(
   subtle: SubtleCrypto,

@@ -1,6 +1,7 @@
 import { openChunk } from './chunk-stream.ts';
 import { sealChunk } from './cipher.ts';
-import type { FileKeys } from './keys.ts';
+import type { ContentKeys, FileKeys } from './keys.ts';
+import type { StripeCoder } from './storage-context.ts';
 
 /**
  * A stripe's pieces sealed as chunks `first`, `first + 1`, …; `lastStripe`: its last piece is
@@ -9,7 +10,7 @@ import type { FileKeys } from './keys.ts';
  */
 export function sealPieces(
   subtle: SubtleCrypto,
-  keys: FileKeys,
+  keys: ContentKeys,
   first: number,
   pieces: readonly Uint8Array[],
   lastStripe: boolean,
@@ -29,4 +30,44 @@ export function openPieces(
   return Promise.all(
     sealed.map((c, i) => openChunk(subtle, keys, first + i, c, first + i === count - 1, { count })),
   );
+}
+
+/** A stripe's n shards (data first) and, where the coder hashed them, their SHA-256. */
+export interface CodedStripe {
+  shards: Uint8Array[];
+  digests?: Uint8Array[];
+}
+
+/**
+ * Seals a stripe's k plaintext pieces (chunks `first`, `first + 1`, …) and codes them into n =
+ * k + m shards, by the best route the coder offers; with `digests` (the uploader), a coder that
+ * can also hashes the n shards. Resolves once the stripe is at the coder, with the promise of
+ * its shards, so the caller can read the next stripe meanwhile. `pieces` must not be used
+ * afterwards (a worker coder takes their buffers).
+ *
+ * - A coder that seals too (`sealEncode`, the worker coder) gets the plaintext: the page only
+ *   hands it over, and sealing, coding and hashing spread over the coder's workers.
+ * - Otherwise the pieces are sealed here, then coded (and hashed, if the coder can).
+ */
+export async function handStripeToCoder(
+  coder: StripeCoder,
+  subtle: SubtleCrypto,
+  keys: ContentKeys,
+  first: number,
+  pieces: Uint8Array[],
+  lastStripe: boolean,
+  m: number,
+  digests = true,
+): Promise<{ coded: Promise<CodedStripe> }> {
+  if (coder.sealEncode) {
+    return { coded: coder.sealEncode(keys, first, pieces, lastStripe, m, digests) };
+  }
+  const sealed = await sealPieces(subtle, keys, first, pieces, lastStripe);
+  const coded: Promise<CodedStripe> =
+    digests && coder.encodeOwnedDigested
+      ? coder.encodeOwnedDigested(sealed, m)
+      : coder.encodeOwned
+        ? coder.encodeOwned(sealed, m).then((shards) => ({ shards }))
+        : Promise.resolve(coder.encode(sealed, m)).then((p) => ({ shards: [...sealed, ...p] }));
+  return { coded };
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { FileCache } from './file-cache.ts';
 import type { HolderDirectory } from './holder-directory.ts';
 import type { StorageKeyRing } from './key-ring.ts';
+import type { ContentKeys } from './keys.ts';
 import type { OwnerSigner, VerifyFn } from './owner.ts';
 import { MAX_PIECE_BYTES } from './storage-protocol.ts';
 
@@ -32,6 +33,21 @@ export interface StripeCoder {
     data: Uint8Array[],
     m: number,
   ): Promise<{ shards: Uint8Array[]; digests: Uint8Array[] }>;
+  /**
+   * Optional: seals k plaintext pieces as content chunks `first`, `first + 1`, … (the last one
+   * final if `lastStripe`, as `sealPieces`), codes them and, with `digests`, hashes all n shards
+   * (SHA-256), as `encodeOwnedDigested`. A worker coder so takes AES-GCM off the caller's thread
+   * as well and spreads it over its workers. `pieces` must not be used afterwards; `keys` holds
+   * the content key only, never the metadata key.
+   */
+  sealEncode?(
+    keys: ContentKeys,
+    first: number,
+    pieces: Uint8Array[],
+    lastStripe: boolean,
+    m: number,
+    digests: boolean,
+  ): Promise<{ shards: Uint8Array[]; digests?: Uint8Array[] }>;
   reconstruct(
     shards: readonly (Uint8Array | undefined)[],
     k: number,

@@ -3,7 +3,7 @@ import type { Catalog } from './catalog.ts';
 import { every } from '../clock.ts';
 import { AbortError, WosError } from '../errors.ts';
 import { deviceOfNode } from '../identity.ts';
-import { sealPieces } from './seal-stripe.ts';
+import { handStripeToCoder } from './seal-stripe.ts';
 import { deriveFileKeys, newFileId } from './keys.ts';
 import { sealManifestMeta, signManifest, type Manifest, type ManifestBody } from './manifest.ts';
 import { signDelete } from './owner.ts';
@@ -118,15 +118,17 @@ export async function uploadFile(
     atCoder: () => void,
   ): Promise<void> => {
     const pieces = splitStripe(bytes, k);
-    const sealed = await sealPieces(ctx.subtle, keys, s * k, pieces, last);
-    const c = ctx.coder;
-    const coding: Promise<{ shards: Uint8Array[]; digests?: Uint8Array[] }> = c.encodeOwnedDigested
-      ? c.encodeOwnedDigested(sealed, n - k)
-      : c.encodeOwned
-        ? c.encodeOwned(sealed, n - k).then((shards) => ({ shards }))
-        : Promise.resolve(c.encode(sealed, n - k)).then((p) => ({ shards: [...sealed, ...p] }));
+    const { coded } = await handStripeToCoder(
+      ctx.coder,
+      ctx.subtle,
+      keys,
+      s * k,
+      pieces,
+      last,
+      n - k,
+    );
     atCoder();
-    const { shards, digests } = await coding;
+    const { shards, digests } = await coded;
     // A worker coder hashed the shards itself; otherwise they are hashed here.
     const hashes = digests
       ? digests.map(toBase64Url)

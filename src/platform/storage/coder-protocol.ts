@@ -1,5 +1,7 @@
 import { createErasureCoder, type ErasureCoder } from '../../core/storage/erasure.ts';
 import { WosError } from '../../core/errors.ts';
+import type { ContentKeys } from '../../core/storage/keys.ts';
+import { sealPieces } from '../../core/storage/seal-stripe.ts';
 
 /**
  * Messages between a `WorkerStripeCoder` (worker-coder.ts) and its coder workers
@@ -22,6 +24,21 @@ export type CoderRequest =
       m: number;
       returnData: boolean;
       digests?: boolean;
+    }
+  /**
+   * Seals the k plaintext `pieces` as content chunks `first`, `first + 1`, … (the last one
+   * final if `lastStripe`) and codes them: all n shards come back, with `digests` their
+   * SHA-256 too.
+   */
+  | {
+      id: number;
+      op: 'sealEncode';
+      keys: ContentKeys;
+      first: number;
+      pieces: Uint8Array[];
+      lastStripe: boolean;
+      m: number;
+      digests: boolean;
     }
   /** Only the rebuilt shards come back, in the order of their missing slots. */
   | { id: number; op: 'reconstruct'; shards: (Uint8Array | undefined)[]; k: number; m: number };
@@ -58,8 +75,9 @@ export function buffersOf(shards: readonly Uint8Array[]): ArrayBuffer[] {
 }
 
 /**
- * The worker side: returns the message handler. Requests are handled in arrival order (the
- * coder is synchronous); requests that arrive before `init` has finished wait for it.
+ * The worker side: returns the message handler. Requests start in arrival order (the coder is
+ * synchronous; sealing and hashing wait for WebCrypto, so replies may come back in another
+ * order); requests that arrive before `init` has finished wait for it.
  */
 export function coderServer(post: Post): (msg: CoderRequest) => void {
   let coder: Promise<ErasureCoder> | undefined;
@@ -80,9 +98,13 @@ export function coderServer(post: Post): (msg: CoderRequest) => void {
       async (c) => {
         try {
           let out: Uint8Array[];
-          if (msg.op === 'encode') {
-            const parity = c.encode(msg.data, msg.m);
-            out = msg.returnData ? [...msg.data, ...parity] : parity;
+          if (msg.op === 'encode' || msg.op === 'sealEncode') {
+            const data =
+              msg.op === 'encode'
+                ? msg.data
+                : await sealPieces(subtle(), msg.keys, msg.first, msg.pieces, msg.lastStripe);
+            const parity = c.encode(data, msg.m);
+            out = msg.op === 'encode' && !msg.returnData ? parity : [...data, ...parity];
             if (msg.digests) {
               const digests = await digestAll(out);
               const transfer = [...buffersOf(out), ...digests.map((d) => d.buffer as ArrayBuffer)];
@@ -103,9 +125,11 @@ export function coderServer(post: Post): (msg: CoderRequest) => void {
   };
 }
 
-/** SHA-256 of each shard, with the worker's own WebCrypto (a tab's worker or a Node thread). */
+/** The worker's own WebCrypto (a tab's worker or a Node thread). */
+const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
+
+/** SHA-256 of each shard. */
 async function digestAll(shards: readonly Uint8Array[]): Promise<Uint8Array[]> {
-  const subtle = globalThis.crypto.subtle;
-  const out = await Promise.all(shards.map((s) => subtle.digest('SHA-256', s as BufferSource)));
+  const out = await Promise.all(shards.map((s) => subtle().digest('SHA-256', s as BufferSource)));
   return out.map((d) => new Uint8Array(d));
 }

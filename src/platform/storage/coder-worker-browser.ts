@@ -12,7 +12,11 @@ import { WorkerStripeCoder, type CoderPort } from './worker-coder.ts';
  * codes on its main thread instead (the same wasm, in-thread).
  */
 export interface BrowserCoderOptions extends ErasureCoderOptions {
-  /** Workers in the pool (default: one per core beyond the first, at most 2, at least 1). */
+  /**
+   * Workers in the pool (default: one per core, at most 2). They seal, code and hash a put's
+   * stripes (`sealEncode`), so the page only reads and sends: on 2 cores, 2 workers
+   * take a stripe each.
+   */
   workers?: number;
   callTimeoutMs?: number;
 }
@@ -20,7 +24,7 @@ export interface BrowserCoderOptions extends ErasureCoderOptions {
 export function defaultCoderWorkers(
   cores = globalThis.navigator?.hardwareConcurrency || 1,
 ): number {
-  return Math.max(1, Math.min(2, cores - 1));
+  return Math.max(1, Math.min(2, cores));
 }
 
 function spawnCoderWorker(): CoderPort {

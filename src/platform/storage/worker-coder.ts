@@ -1,4 +1,5 @@
 import { WosError } from '../../core/errors.ts';
+import type { ContentKeys } from '../../core/storage/keys.ts';
 import type { StripeCoder } from '../../core/storage/storage-context.ts';
 import {
   CoderFailedError,
@@ -132,16 +133,42 @@ export class WorkerStripeCoder implements StripeCoder {
     m: number,
   ): Promise<{ shards: Uint8Array[]; digests: Uint8Array[] }> {
     const { shards, digests } = await this.#encodeOwned(data, m, true);
-    if (digests?.length !== shards.length || digests.some((d) => d.length !== 32)) {
-      throw new CoderWorkerError('the worker sent no SHA-256 digest for every shard');
-    }
-    return { shards, digests };
+    return checkedDigests(shards, digests, data.length + m);
+  }
+
+  /**
+   * Seals the plaintext pieces in a worker, codes them and, with `digests`, hashes the n shards
+   * there too (as `encodeOwnedDigested`): the pieces' buffers move to the worker. Only the
+   * content key and the file id go there, never the metadata key.
+   */
+  async sealEncode(
+    keys: ContentKeys,
+    first: number,
+    pieces: Uint8Array[],
+    lastStripe: boolean,
+    m: number,
+    digests: boolean,
+  ): Promise<Result> {
+    const sent = movable(pieces);
+    const r = await this.#run((id) => ({
+      msg: {
+        id,
+        op: 'sealEncode',
+        keys: { fileId: keys.fileId, content: keys.content },
+        first,
+        pieces: sent,
+        lastStripe,
+        m,
+        digests,
+      },
+      transfer: buffersOf(sent),
+    }));
+    if (!digests) return checkedShards(r.shards, pieces.length + m);
+    return checkedDigests(r.shards, r.digests, pieces.length + m);
   }
 
   #encodeOwned(data: Uint8Array[], m: number, digests: boolean): Promise<Result> {
-    const moved = data.map((d) => (spansBuffer(d) ? d : d.slice()));
-    const unique = new Set(moved.map((d) => d.buffer)).size === moved.length;
-    const sent = unique ? moved : moved.map((d) => d.slice());
+    const sent = movable(data);
     return this.#run((id) => ({
       msg: { id, op: 'encode', data: sent, m, returnData: true, ...(digests ? { digests } : {}) },
       transfer: buffersOf(sent),
@@ -271,6 +298,40 @@ export class WorkerStripeCoder implements StripeCoder {
       c.reject(new CoderWorkerError(detail));
     }
   }
+}
+
+/** n shards of one size, or CODER_WORKER_FAILED. */
+function checkedShards(shards: Uint8Array[], n: number): { shards: Uint8Array[] } {
+  if (shards.length !== n) {
+    throw new CoderWorkerError(`the worker sent ${shards.length} shards, not ${n}`);
+  }
+  if (shards.some((s) => s.length !== shards[0]!.length)) {
+    throw new CoderWorkerError('the worker sent shards of different sizes');
+  }
+  return { shards };
+}
+
+/** n shards of one size, each with its SHA-256, or CODER_WORKER_FAILED. */
+function checkedDigests(
+  shards: Uint8Array[],
+  digests: Uint8Array[] | undefined,
+  n: number,
+): { shards: Uint8Array[]; digests: Uint8Array[] } {
+  checkedShards(shards, n);
+  if (digests?.length !== n || digests.some((d) => d.length !== 32)) {
+    throw new CoderWorkerError('the worker sent no SHA-256 digest for every shard');
+  }
+  return { shards, digests };
+}
+
+/**
+ * Views whose buffers may be transferred, one buffer each: the given ones where they span
+ * distinct buffers, else copies (transferring a shared or larger buffer would detach more).
+ */
+function movable(data: readonly Uint8Array[]): Uint8Array[] {
+  const moved = data.map((d) => (spansBuffer(d) ? d : d.slice()));
+  const unique = new Set(moved.map((d) => d.buffer)).size === moved.length;
+  return unique ? moved : moved.map((d) => d.slice());
 }
 
 /** Whether a view covers its whole buffer (only then may the buffer be transferred). */
