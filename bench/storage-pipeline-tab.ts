@@ -2,24 +2,27 @@ import type { Harness } from './lib/harness.ts';
 import { installBundle, reexport } from './lib/page-bundle.ts';
 import { stat, type Stat } from './lib/stats.ts';
 import type { StripedFile } from './lib/striped-file.ts';
+import type { StripeCoder } from '../src/core/storage/storage-context.ts';
 import type { deriveFileKeys, importStorageRootKey, newFileId } from '../src/core/storage/keys.ts';
 
 /**
  * The storage write path's CPU stages in a real tab, where WOS runs them: one WOS tab (no
  * peers), a 32 MiB file in 4 MiB stripes, for the (4,6) and (2,4) codes.
  *
- * - AES-256-GCM alone: the uploader's `sealPieces` (WebCrypto) on the page's main thread, one
- *   stripe at a time. Chromium runs WebCrypto on the calling thread (a 2 MiB seal returns after
- *   ~4 ms of the page's time), so this stage takes one core.
+ * - AES-256-GCM alone: `sealPieces` (WebCrypto) on the page's main thread, one stripe at a
+ *   time, its k pieces views into the file (no copy). Chromium runs WebCrypto on the calling
+ *   thread (a 2 MiB seal holds the page ~3 ms), so this stage takes one core.
  * - The coder alone: the tab's own coder (`BrowserRuntime.coder`: our SIMD Reed-Solomon in
  *   `WorkerStripeCoder`'s Web Workers), every sealed stripe handed over with `encodeOwned`
  *   (buffers transferred), at most 2 stripes at the coder, as the uploader feeds it; the
  *   stripes' copies are made before the clock starts.
- * - The pipeline: the uploader's route, `handStripeToCoder` (bench/lib/striped-file.ts): each
- *   stripe's plaintext pieces go to the coder, whose workers seal and code them (`sealEncode`),
- *   at most 2 stripes at the coder; the page cuts the next stripe meanwhile. Then the same with
- *   every shard hashed too (SHA-256 of all n shards, in the workers), as a put has it done:
- *   more work than the goal's two stages, reported beside it.
+ * - The pipeline: the uploader's route, `handStripeToCoder` (bench/lib/striped-file.ts), on
+ *   stripes as the uploader's source yields them (a fresh buffer per stripe, as a Blob's
+ *   `arrayBuffer()` gives; made before the clock, like the coder stage's copies): each goes to
+ *   the coder, whose workers cut, seal and code it (`sealEncode`), at most 2 stripes at the
+ *   coder. Then the same with every shard hashed too (SHA-256 of all n shards, in the workers),
+ *   as a put has it done: more work than the goal's two stages, reported beside it. And the
+ *   route of a coder without `sealEncode` (the page seals, the workers code), for comparison.
  *
  * Per run every stage runs `SAMPLES` times in turn (after one warm-up pass), each stage's
  * median; a run's ratio compares stages measured moments apart. Goal (issue #4): pipeline ≥
@@ -34,6 +37,8 @@ export interface StoragePipelineTabRun {
   pipeline: number;
   /** The pipeline as a put runs it: every shard hashed (SHA-256) too. */
   hashed: number;
+  /** The pipeline with the page sealing and the workers only coding. */
+  pageSeals: number;
 }
 
 export interface StoragePipelineTabResult {
@@ -50,6 +55,8 @@ export interface StoragePipelineTabResult {
       pipeline: Stat;
       /** The pipeline with every shard hashed too, as a put runs it. */
       hashed: Stat;
+      /** The pipeline with the page sealing, the workers only coding. */
+      pageSeals: Stat;
       /** pipeline / min(aesGcm, coderEncode), per run. */
       ratio: Stat & { goal: string };
       /** 2 / (1 / aesGcm + workers / coderEncode): both cores sealing and coding, per run. */
@@ -115,7 +122,7 @@ export async function runStoragePipelineTabBench(
             ([code, c]) =>
               `${code} AES-GCM ${c.aesGcm}, coder ${c.coderEncode}, pipeline ${c.pipeline} MB/s ` +
               `(${(c.pipeline / Math.min(c.aesGcm, c.coderEncode)).toFixed(2)}×), ` +
-              `with hashing ${c.hashed} MB/s`,
+              `with hashing ${c.hashed}, page sealing ${c.pageSeals} MB/s`,
           )
           .join('; '),
     );
@@ -142,6 +149,11 @@ export async function runStoragePipelineTabBench(
       hashed: stat(
         'MB/s',
         pick((d) => d.hashed),
+        0,
+      ),
+      pageSeals: stat(
+        'MB/s',
+        pick((d) => d.pageSeals),
         0,
       ),
       ratio: {
@@ -185,6 +197,13 @@ async function inPage(o: {
   if (!coder.encodeOwned)
     throw new Error('the tab runs its coder on the main thread, not in workers');
   const encodeOwned = coder.encodeOwned.bind(coder);
+  // The same coder without `sealEncode`: the page seals, the workers code (the route before
+  // stop 13, and still that of a coder without workers).
+  const pageSealing = {
+    encode: coder.encode.bind(coder),
+    encodeOwned,
+    reconstruct: coder.reconstruct.bind(coder),
+  };
   const subtle = crypto.subtle;
   const random = (n: number): Uint8Array => {
     const b = new Uint8Array(n);
@@ -217,17 +236,24 @@ async function inPage(o: {
       await fn();
       return performance.now() - t0;
     };
+    /** The pipeline on stripes as a Blob read yields them (fresh buffers, made before the clock). */
+    const piped = (c: StripeCoder, digests: boolean): Promise<number> => {
+      const stripes = striped.stripes();
+      return timed(() => striped.pipeline(c, n, { digests, stripes }));
+    };
     const t = {
       aes: [] as number[],
       coder: [] as number[],
       pipe: [] as number[],
+      pageSeals: [] as number[],
       write: [] as number[],
     };
     const stages: [keyof typeof t, () => Promise<number>][] = [
       ['aes', () => timed(() => striped.sealAll())],
       ['coder', coderAlone],
-      ['pipe', () => timed(() => striped.pipeline(coder, n))],
-      ['write', () => timed(() => striped.pipeline(coder, n, { digests: true }))],
+      ['pipe', () => piped(coder, false)],
+      ['pageSeals', () => piped(pageSealing, false)],
+      ['write', () => piped(coder, true)],
     ];
     for (let s = -1; s < o.samples; s++) {
       // Each sample starts at another stage, so the garbage one stage leaves (the coder's copies,
@@ -243,6 +269,7 @@ async function inPage(o: {
       coderEncode: mbps(median(t.coder)),
       pipeline: mbps(median(t.pipe)),
       hashed: mbps(median(t.write)),
+      pageSeals: mbps(median(t.pageSeals)),
     };
   }
   const workers = (coder as unknown as { workers?: number }).workers ?? 0;

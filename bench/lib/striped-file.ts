@@ -7,9 +7,9 @@ import type { StripeCoder } from '../../src/core/storage/storage-context.ts';
 /**
  * The write path's CPU stages on a file in memory, with no network and no platform API but
  * WebCrypto: shared by the Node bench (bench/storage-pipeline.ts) and the tab bench
- * (bench/storage-pipeline-tab.ts), which bundles it into the page. Stripes are cut as the
- * uploader cuts them (`splitStripe`: k pieces of shardBytes − 16 plaintext bytes, the last
- * stripe zero padded), so every sealed chunk, hence every shard, is `shardBytes` long.
+ * (bench/storage-pipeline-tab.ts), which bundles it into the page. Stripes hold k pieces of
+ * shardBytes − 16 plaintext bytes and are cut as the uploader cuts them (`splitStripe`), so every
+ * sealed chunk of a whole stripe, hence every shard, is `shardBytes` long.
  */
 export class StripedFile {
   readonly #file: Uint8Array;
@@ -28,19 +28,28 @@ export class StripedFile {
     this.#stripes = Math.max(1, Math.ceil(file.length / this.#stripePlain));
   }
 
-  /** Stripe s's k plaintext pieces (fresh copies, as the uploader's `splitStripe` makes). */
-  pieces(s: number): Uint8Array[] {
+  /** Stripe s's plaintext, a view into the file. */
+  #stripe(s: number): Uint8Array {
     const from = s * this.#stripePlain;
-    return splitStripe(this.#file.subarray(from, from + this.#stripePlain), this.k);
+    return this.#file.subarray(from, from + this.#stripePlain);
+  }
+
+  /**
+   * Every stripe as a fresh buffer of its own, as the uploader's source yields them (a Blob's
+   * `arrayBuffer()` per stripe): what the pipeline hands over, made before a clock starts.
+   */
+  stripes(): Uint8Array[] {
+    return Array.from({ length: this.#stripes }, (_, s) => new Uint8Array(this.#stripe(s)));
   }
 
   #last(s: number): boolean {
     return s === this.#stripes - 1;
   }
 
-  /** The k data shards of stripe s: its sealed pieces, sealed on this thread. */
+  /** The k data shards of stripe s, sealed on this thread from views (the cipher's work alone). */
   sealStripe(s: number): Promise<Uint8Array[]> {
-    return sealPieces(this.subtle, this.keys, s * this.k, this.pieces(s), this.#last(s));
+    const pieces = splitStripe(this.#stripe(s), this.k);
+    return sealPieces(this.subtle, this.keys, s * this.k, pieces, this.#last(s));
   }
 
   async sealAll(): Promise<Uint8Array[][]> {
@@ -51,14 +60,18 @@ export class StripedFile {
 
   /**
    * The uploader's write path (`handStripeToCoder`): each stripe is handed to the coder (which
-   * seals it too where it can, in its workers), and the next stripe is cut meanwhile, with at
-   * most `atCoder` stripes at the coder; with `digests`, every shard is hashed as well, as the
-   * uploader has it done. Returns the shard count.
+   * cuts and seals it too where it can, in its workers), with at most `atCoder` stripes at the
+   * coder; with `digests`, every shard is hashed as well, as the uploader has it done. `stripes`
+   * (from `stripes()`, taken by the call) default to copies made here. Returns the shard count.
    */
   async pipeline(
     coder: StripeCoder,
     n: number,
-    { atCoder = 2, digests = false }: { atCoder?: number; digests?: boolean } = {},
+    {
+      atCoder = 2,
+      digests = false,
+      stripes = this.stripes(),
+    }: { atCoder?: number; digests?: boolean; stripes?: Uint8Array[] } = {},
   ): Promise<number> {
     const coding: Promise<number>[] = [];
     let shards = 0;
@@ -68,7 +81,8 @@ export class StripedFile {
         this.subtle,
         this.keys,
         s * this.k,
-        this.pieces(s),
+        stripes[s]!,
+        this.k,
         this.#last(s),
         n - this.k,
         digests,

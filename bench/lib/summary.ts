@@ -222,6 +222,11 @@ export function summarize(r: BenchResult): SummaryRow[] {
           row('storage-pipeline-tab', `${code} the same, every shard hashed too (a put)`, c.hashed),
           row(
             'storage-pipeline-tab',
+            `${code} the same, the page sealing and the workers coding`,
+            c.pageSeals,
+          ),
+          row(
+            'storage-pipeline-tab',
             `${code} pipeline / both cores only sealing and coding (${c.twoCoreBound.median} MB/s)`,
             c.ofTwoCoreBound,
           ),

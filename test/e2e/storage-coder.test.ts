@@ -59,7 +59,7 @@ describe('erasure coder worker in real Chromium', () => {
     expect(valid).toBe(true);
   });
 
-  it('seals, codes and hashes a stripe in its workers: the chunks open on the page with the file key', async () => {
+  it('cuts, seals, codes and hashes a stripe in its workers: the chunks open on the page with the file key', async () => {
     const r = await page.evaluate(async () => {
       const coder = (await window.__wosApp.started).coder as WorkerStripeCoder;
       const k = 3;
@@ -70,14 +70,16 @@ describe('erasure coder worker in real Chromium', () => {
         'decrypt',
       ]);
       const fileId = crypto.getRandomValues(new Uint8Array(16));
-      const pieces = Array.from({ length: k }, () =>
-        crypto.getRandomValues(new Uint8Array(40_000)),
-      );
-      const keep = pieces.map((p) => p.slice());
+      const stripe = new Uint8Array(3 * 40_000);
+      for (let o = 0; o < stripe.length; o += 65_536) {
+        crypto.getRandomValues(stripe.subarray(o, o + 65_536));
+      }
+      const keep = [0, 1, 2].map((i) => stripe.slice(i * 40_000, (i + 1) * 40_000));
       const { shards, digests } = await coder.sealEncode(
         { fileId, content },
         first,
-        pieces,
+        stripe,
+        k,
         true,
         m,
         true,
@@ -113,7 +115,7 @@ describe('erasure coder worker in real Chromium', () => {
         opened,
         parity: parity.every((p, j) => eq(p, shards[k + j]!)),
         digests: digests?.length === k + m && digests.every((d, i) => eq(d, hashes[i]!)),
-        moved: pieces.every((p) => p.byteLength === 0),
+        moved: stripe.byteLength === 0,
       };
     });
     expect(r).toEqual({

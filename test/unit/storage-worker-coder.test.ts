@@ -6,6 +6,7 @@ import type { ErasureCoder } from '../../src/core/storage/erasure.ts';
 import { compileRsWasm } from '../../src/core/storage/rs-wasm.ts';
 import { deriveFileKeys, importStorageRootKey } from '../../src/core/storage/keys.ts';
 import { openPieces, sealPieces } from '../../src/core/storage/seal-stripe.ts';
+import { splitStripe } from '../../src/core/storage/stripe.ts';
 import { CoderParamsError, NotEnoughShardsError } from '../../src/core/storage/storage-errors.ts';
 import { seededBytes as bytesFrom, seededRandom } from '../../src/core/testing/seeded-random.ts';
 import {
@@ -87,15 +88,19 @@ describe('WorkerStripeCoder in a worker thread', () => {
     expect(same(digests ?? [], expected)).toBe(true);
   });
 
-  it('sealEncode seals, codes and hashes in the worker, as the page would', async () => {
+  it('sealEncode cuts, seals, codes and hashes in the worker, as the page would', async () => {
     const subtle = crypto.subtle;
     const root = await importStorageRootKey(subtle, seededBytes(32, 11));
     const keys = await deriveFileKeys(subtle, root, seededBytes(16, 12));
-    for (const last of [false, true]) {
-      const pieces = shardsOf(3, 4000, 13);
-      const copy = pieces.map((p) => p.slice());
-      const { shards, digests } = await coder.sealEncode(keys, 6, pieces, last, 2, true);
-      const sealed = await sealPieces(subtle, keys, 6, copy, last);
+    // A whole stripe, and a short last one (its last piece zero padded).
+    for (const [length, last] of [
+      [12_000, false],
+      [10_001, true],
+    ] as const) {
+      const stripe = seededBytes(length, 13);
+      const copy = stripe.slice();
+      const { shards, digests } = await coder.sealEncode(keys, 6, stripe, 3, last, 2, true);
+      const sealed = await sealPieces(subtle, keys, 6, splitStripe(copy, 3), last);
       expect(same(shards, [...sealed, ...local.encode(sealed, 2)])).toBe(true);
       const expected = await Promise.all(
         shards.map(async (s) => new Uint8Array(await subtle.digest('SHA-256', s as BufferSource))),
@@ -103,10 +108,27 @@ describe('WorkerStripeCoder in a worker thread', () => {
       expect(same(digests ?? [], expected)).toBe(true);
       // The plaintext moved to the worker (no copy); the worker's data shards open as chunks
       // 6..8, the last one final only when asked (of a 9-chunk file, else of a 12-chunk one).
-      expect(pieces.every((p) => p.byteLength === 0)).toBe(true);
+      expect(stripe.byteLength).toBe(0);
       const opened = await openPieces(subtle, keys, 6, shards.slice(0, 3), last ? 9 : 12);
-      expect(same(opened, copy)).toBe(true);
+      expect(same(opened, splitStripe(copy, 3))).toBe(true);
     }
+  });
+
+  it('never detaches a Buffer’s memory: its slices are views, so what moves is copied', async () => {
+    const subtle = crypto.subtle;
+    const keys = await deriveFileKeys(
+      subtle,
+      await importStorageRootKey(subtle, seededBytes(32, 20)),
+      seededBytes(16, 21),
+    );
+    const big = Buffer.from(seededBytes(8 * 1024, 22));
+    const keep = new Uint8Array(big);
+    await coder.sealEncode(keys, 0, big.subarray(0, 4 * 1024), 2, false, 1, true);
+    const views = [big.subarray(0, 1024), big.subarray(1024, 2048)];
+    await coder.encodeOwned(views, 1);
+    await coder.encode([big.subarray(0, 512), big.subarray(512, 1024)], 1);
+    expect(big.byteLength).toBe(8 * 1024);
+    expect(bytesEqual(big, keep)).toBe(true);
   });
 
   it('encodeOwned copies views that share a buffer instead of detaching it', async () => {
@@ -242,7 +264,7 @@ describe('WorkerStripeCoder failures', () => {
       await importStorageRootKey(subtle, seededBytes(32, 14)),
       seededBytes(16, 15),
     );
-    const { shards } = await coder.sealEncode(keys, 0, shardsOf(2, 64, 16), true, 1, true);
+    const { shards } = await coder.sealEncode(keys, 0, seededBytes(128, 16), 2, true, 1, true);
     expect(shards).toHaveLength(3);
     const msg = sent.find((m) => m.op === 'sealEncode');
     expect(msg && Object.keys(msg.op === 'sealEncode' ? msg.keys : {}).sort()).toEqual([
@@ -264,7 +286,7 @@ describe('WorkerStripeCoder failures', () => {
       seededBytes(16, 18),
     );
     const err = await coder
-      .sealEncode(keys, 0, shardsOf(2, 64, 19), false, 2, true)
+      .sealEncode(keys, 0, seededBytes(128, 19), 2, false, 2, true)
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CoderWorkerError);
     expect((err as Error).message).toContain('sent 3 shards, not 4');

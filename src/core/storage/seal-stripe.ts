@@ -2,6 +2,7 @@ import { openChunk } from './chunk-stream.ts';
 import { sealChunk } from './cipher.ts';
 import type { ContentKeys, FileKeys } from './keys.ts';
 import type { StripeCoder } from './storage-context.ts';
+import { splitStripe } from './stripe.ts';
 
 /**
  * A stripe's pieces sealed as chunks `first`, `first + 1`, …; `lastStripe`: its last piece is
@@ -39,30 +40,34 @@ export interface CodedStripe {
 }
 
 /**
- * Seals a stripe's k plaintext pieces (chunks `first`, `first + 1`, …) and codes them into n =
- * k + m shards, by the best route the coder offers; with `digests` (the uploader), a coder that
- * can also hashes the n shards. Resolves once the stripe is at the coder, with the promise of
- * its shards, so the caller can read the next stripe meanwhile. `pieces` must not be used
- * afterwards (a worker coder takes their buffers).
+ * Cuts a stripe of plaintext into k pieces (chunks `first`, `first + 1`, …), seals them and codes
+ * them into n = k + m shards, by the best route the coder offers; with `digests` (the
+ * uploader), a coder that can also hashes the n shards. Resolves once the stripe is at the
+ * coder, with the promise of its shards, so the caller can read the next stripe meanwhile.
+ * `stripe` must not be used afterwards (a worker coder takes its buffer).
  *
- * - A coder that seals too (`sealEncode`, the worker coder) gets the plaintext: the page only
- *   hands it over, and sealing, coding and hashing spread over the coder's workers.
- * - Otherwise the pieces are sealed here, then coded (and hashed, if the coder can).
+ * - A coder that seals too (`sealEncode`, the worker coder) gets the plaintext stripe: the page
+ *   only hands it over; cutting, sealing, coding and hashing spread over the coder's workers.
+ * - Otherwise the pieces are sealed here (views, no copy), then coded (and hashed, if the coder
+ *   can).
  */
 export async function handStripeToCoder(
   coder: StripeCoder,
   subtle: SubtleCrypto,
   keys: ContentKeys,
   first: number,
-  pieces: Uint8Array[],
+  stripe: Uint8Array,
+  k: number,
   lastStripe: boolean,
   m: number,
   digests = true,
 ): Promise<{ coded: Promise<CodedStripe> }> {
   if (coder.sealEncode) {
-    return { coded: coder.sealEncode(keys, first, pieces, lastStripe, m, digests) };
+    // The content key and file id only: whatever the coder does with them, it never has more.
+    const content: ContentKeys = { fileId: keys.fileId, content: keys.content };
+    return { coded: coder.sealEncode(content, first, stripe, k, lastStripe, m, digests) };
   }
-  const sealed = await sealPieces(subtle, keys, first, pieces, lastStripe);
+  const sealed = await sealPieces(subtle, keys, first, splitStripe(stripe, k), lastStripe);
   const coded: Promise<CodedStripe> =
     digests && coder.encodeOwnedDigested
       ? coder.encodeOwnedDigested(sealed, m)

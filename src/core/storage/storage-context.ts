@@ -34,16 +34,18 @@ export interface StripeCoder {
     m: number,
   ): Promise<{ shards: Uint8Array[]; digests: Uint8Array[] }>;
   /**
-   * Optional: seals k plaintext pieces as content chunks `first`, `first + 1`, … (the last one
-   * final if `lastStripe`, as `sealPieces`), codes them and, with `digests`, hashes all n shards
-   * (SHA-256), as `encodeOwnedDigested`. A worker coder so takes AES-GCM off the caller's thread
-   * as well and spreads it over its workers. `pieces` must not be used afterwards; `keys` holds
-   * the content key only, never the metadata key.
+   * Optional: cuts a stripe's plaintext into k pieces (`splitStripe`), seals them as content
+   * chunks `first`, `first + 1`, … (the last one final if `lastStripe`, as `sealPieces`), codes
+   * them and, with `digests`, hashes all n shards (SHA-256), as `encodeOwnedDigested`. A worker
+   * coder so takes AES-GCM and every copy off the caller's thread, spread over its workers.
+   * `stripe` must not be used afterwards (its buffer may move); `keys` holds the content key
+   * only, never the metadata key.
    */
   sealEncode?(
     keys: ContentKeys,
     first: number,
-    pieces: Uint8Array[],
+    stripe: Uint8Array,
+    k: number,
     lastStripe: boolean,
     m: number,
     digests: boolean,

@@ -10,7 +10,11 @@ export type PutData = Blob | ReadableStream<Uint8Array> | Uint8Array;
 export interface StripeSource {
   /** Total bytes, when known up front (Blob, bytes). */
   readonly size: number | undefined;
-  /** The next `stripeBytes` bytes (fewer only for the last stripe); undefined at the end. */
+  /**
+   * The next `stripeBytes` bytes (fewer only for the last stripe); undefined at the end. Each is
+   * a fresh array of the caller's own, spanning its buffer: the uploader hands it to a coder
+   * worker, which takes the buffer (never the buffer of what `put` was given).
+   */
   next(): Promise<Uint8Array | undefined>;
   /** Whether nothing remains (reads ahead at most one chunk of a stream). */
   atEnd(): Promise<boolean>;
@@ -38,7 +42,9 @@ function bytesSource(data: Uint8Array, stripeBytes: number): StripeSource {
     size: data.length,
     next: async () => {
       if (off >= data.length) return undefined;
-      const out = data.subarray(off, off + stripeBytes);
+      // A copy: the caller's array stays theirs (and `new Uint8Array`, not `slice`, which is a
+      // view on a Node Buffer).
+      const out = new Uint8Array(data.subarray(off, off + stripeBytes));
       off += out.length;
       return out;
     },

@@ -11,7 +11,10 @@ export function shardSizeFor(length: number, k: number): number {
   return Math.max(1, Math.ceil(length / k));
 }
 
-/** k shards of `shardSizeFor(stripe.length, k)` bytes; the last ones are zero padded. */
+/**
+ * k shards of `shardSizeFor(stripe.length, k)` bytes: views into `stripe` where a shard is whole
+ * (no copy), fresh zero-padded arrays for the last ones of a short stripe.
+ */
 export function splitStripe(stripe: Uint8Array, k: number): Uint8Array[] {
   checkCoderParams(k, 1);
   const size = shardSizeFor(stripe.length, k);
@@ -20,7 +23,7 @@ export function splitStripe(stripe: Uint8Array, k: number): Uint8Array[] {
     const start = Math.min(i * size, stripe.length);
     const end = Math.min(start + size, stripe.length);
     if (end - start === size) {
-      shards.push(stripe.slice(start, end));
+      shards.push(stripe.subarray(start, end));
     } else {
       const padded = new Uint8Array(size);
       padded.set(stripe.subarray(start, end));

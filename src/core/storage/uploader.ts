@@ -14,7 +14,6 @@ import { NoHolderError, QuotaFullError } from './service-errors.ts';
 import { hashOf, putShard } from './shard-io.ts';
 import { SignalFan } from './signal-fan.ts';
 import type { StorageContext } from './storage-context.ts';
-import { splitStripe } from './stripe.ts';
 import { stripeSource, type PutData } from './stripe-source.ts';
 
 /**
@@ -117,13 +116,15 @@ export async function uploadFile(
     last: boolean,
     atCoder: () => void,
   ): Promise<void> => {
-    const pieces = splitStripe(bytes, k);
+    // The stripe is the source's own fresh buffer (stripe-source.ts): a worker coder takes it.
+    const plain = bytes.length;
     const { coded } = await handStripeToCoder(
       ctx.coder,
       ctx.subtle,
       keys,
       s * k,
-      pieces,
+      bytes,
+      k,
       last,
       n - k,
     );
@@ -134,7 +135,7 @@ export async function uploadFile(
       ? digests.map(toBase64Url)
       : await Promise.all(shards.map((b) => hashOf(ctx.subtle, b)));
     const size = shards[0]!.length;
-    const track = { plain: bytes.length, shardBytes: size * n, acked: 0 };
+    const track = { plain, shardBytes: size * n, acked: 0 };
     sending.set(s, track);
     const onAcked = (delta: number): void => {
       track.acked += delta;
@@ -146,7 +147,7 @@ export async function uploadFile(
     });
     layout.stripes[s] = { size, shards: hashes.map((h, i) => [h, layout.at(stores[i]!)]) };
     sending.delete(s);
-    stored += bytes.length;
+    stored += plain;
     done++;
     report();
   };
@@ -169,10 +170,10 @@ export async function uploadFile(
         },
       );
       inflight.add(p);
-      // The next stripe is read and sealed only once this one is at the coder: Chromium runs
-      // WebCrypto on the calling thread, so sealing the next first would keep this stripe from
-      // the coder for a whole seal and leave the coder's core idle meanwhile (in a tab: 0.80 →
-      // 0.88 of sealing alone; docs/BENCHMARKS.md, stop 10).
+      // The next stripe is read only once this one is at the coder. With a worker coder that
+      // is at once; a coder without workers has the page seal first, and as Chromium runs
+      // WebCrypto on the calling thread, sealing the next stripe before handing this one over
+      // would leave the coder idle for a whole seal (docs/BENCHMARKS.md, stop 10).
       await Promise.race([handedOver, p]);
       while (inflight.size >= ctx.opts.inflightStripes && !stop.signal.aborted) {
         await Promise.race(inflight);

@@ -2,14 +2,16 @@ import { createErasureCoder, type ErasureCoder } from '../../core/storage/erasur
 import { WosError } from '../../core/errors.ts';
 import type { ContentKeys } from '../../core/storage/keys.ts';
 import { sealPieces } from '../../core/storage/seal-stripe.ts';
+import { splitStripe } from '../../core/storage/stripe.ts';
 
 /**
  * Messages between a `WorkerStripeCoder` (worker-coder.ts) and its coder workers
  * (workers/coder-worker.ts in tabs, coder-worker-node.ts in Node). The page compiles the wasm
  * once and sends the `WebAssembly.Module` in `init`; each worker instantiates its own copy.
  *
- * Buffers move, they are not copied: requests transfer the shard buffers the caller hands over
- * (`encodeOwned`) and every reply transfers the shards it returns.
+ * Buffers move, they are not copied: requests transfer the buffers the caller hands over (the
+ * data shards of `encodeOwned`, the plaintext stripe of `sealEncode`) and every reply transfers
+ * the shards it returns.
  */
 export type CoderRequest =
   | { id: number; op: 'init'; module: WebAssembly.Module; maxMemoryBytes?: number }
@@ -26,16 +28,17 @@ export type CoderRequest =
       digests?: boolean;
     }
   /**
-   * Seals the k plaintext `pieces` as content chunks `first`, `first + 1`, … (the last one
-   * final if `lastStripe`) and codes them: all n shards come back, with `digests` their
-   * SHA-256 too.
+   * Cuts the plaintext `stripe` into k pieces, seals them as content chunks `first`, `first + 1`,
+   * … (the last one final if `lastStripe`) and codes them: all n shards come back, with
+   * `digests` their SHA-256 too.
    */
   | {
       id: number;
       op: 'sealEncode';
       keys: ContentKeys;
       first: number;
-      pieces: Uint8Array[];
+      stripe: Uint8Array;
+      k: number;
       lastStripe: boolean;
       m: number;
       digests: boolean;
@@ -102,7 +105,13 @@ export function coderServer(post: Post): (msg: CoderRequest) => void {
             const data =
               msg.op === 'encode'
                 ? msg.data
-                : await sealPieces(subtle(), msg.keys, msg.first, msg.pieces, msg.lastStripe);
+                : await sealPieces(
+                    subtle(),
+                    msg.keys,
+                    msg.first,
+                    splitStripe(msg.stripe, msg.k),
+                    msg.lastStripe,
+                  );
             const parity = c.encode(data, msg.m);
             out = msg.op === 'encode' && !msg.returnData ? parity : [...data, ...parity];
             if (msg.digests) {

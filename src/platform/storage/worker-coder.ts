@@ -1,4 +1,7 @@
 import { WosError } from '../../core/errors.ts';
+import { TAG_BYTES } from '../../core/storage/cipher.ts';
+import { checkCoderParams } from '../../core/storage/erasure.ts';
+import { shardSizeFor } from '../../core/storage/stripe.ts';
 import type { ContentKeys } from '../../core/storage/keys.ts';
 import type { StripeCoder } from '../../core/storage/storage-context.ts';
 import {
@@ -16,11 +19,13 @@ import {
 /**
  * The Reed-Solomon coder in dedicated workers, as a `StripeCoder`: a stripe is posted to the
  * least busy worker of a small pool and its shards come back, so the wasm never blocks the
- * page's main thread (or Node's event loop) and coding overlaps the cipher and the network.
+ * page's main thread (or Node's event loop) and coding overlaps the network. A put's stripes
+ * are sealed there too (`sealEncode`: AES-GCM with the content key), so the page only reads.
  *
  * Copies: `encodeOwned` transfers the caller's data buffers to the worker and gets them back
- * with the parity (no copy on this thread); `encode` and `reconstruct` leave their inputs
- * usable, so their inputs are copied once by `postMessage`; results are always transferred.
+ * with the parity, and `sealEncode` transfers the plaintext stripe (no copy on this thread);
+ * `encode` and `reconstruct` leave their inputs usable, so their inputs are copied once by
+ * `postMessage`; results are always transferred.
  *
  * Failure: if a worker dies (an uncaught error, a failed start, an exit) or does not answer a
  * call within `callTimeoutMs`, it is terminated, every call in flight on it is rejected with a
@@ -132,39 +137,46 @@ export class WorkerStripeCoder implements StripeCoder {
     data: Uint8Array[],
     m: number,
   ): Promise<{ shards: Uint8Array[]; digests: Uint8Array[] }> {
+    const size = data[0]?.length ?? 0; // read now: the call detaches data's buffers
     const { shards, digests } = await this.#encodeOwned(data, m, true);
-    return checkedDigests(shards, digests, data.length + m);
+    return checkedDigests(shards, digests, data.length + m, size);
   }
 
   /**
-   * Seals the plaintext pieces in a worker, codes them and, with `digests`, hashes the n shards
-   * there too (as `encodeOwnedDigested`): the pieces' buffers move to the worker. Only the
-   * content key and the file id go there, never the metadata key.
+   * Cuts, seals and codes the plaintext stripe in a worker and, with `digests`, hashes the n
+   * shards there too (as `encodeOwnedDigested`): the stripe's buffer moves to the worker (copied
+   * first only if the view does not span it). Only the content key and the file id go there,
+   * never the metadata key.
    */
   async sealEncode(
     keys: ContentKeys,
     first: number,
-    pieces: Uint8Array[],
+    stripe: Uint8Array,
+    k: number,
     lastStripe: boolean,
     m: number,
     digests: boolean,
   ): Promise<Result> {
-    const sent = movable(pieces);
+    checkCoderParams(k, m);
+    // Every shard is a sealed piece's size: a worker that skipped sealing is refused.
+    const size = shardSizeFor(stripe.length, k) + TAG_BYTES;
+    const [sent] = movable([stripe]);
     const r = await this.#run((id) => ({
       msg: {
         id,
         op: 'sealEncode',
         keys: { fileId: keys.fileId, content: keys.content },
         first,
-        pieces: sent,
+        stripe: sent!,
+        k,
         lastStripe,
         m,
         digests,
       },
-      transfer: buffersOf(sent),
+      transfer: buffersOf([sent!]),
     }));
-    if (!digests) return checkedShards(r.shards, pieces.length + m);
-    return checkedDigests(r.shards, r.digests, pieces.length + m);
+    if (!digests) return checkedShards(r.shards, k + m, size);
+    return checkedDigests(r.shards, r.digests, k + m, size);
   }
 
   #encodeOwned(data: Uint8Array[], m: number, digests: boolean): Promise<Result> {
@@ -300,24 +312,25 @@ export class WorkerStripeCoder implements StripeCoder {
   }
 }
 
-/** n shards of one size, or CODER_WORKER_FAILED. */
-function checkedShards(shards: Uint8Array[], n: number): { shards: Uint8Array[] } {
+/** n shards of `size` bytes, or CODER_WORKER_FAILED. */
+function checkedShards(shards: Uint8Array[], n: number, size: number): { shards: Uint8Array[] } {
   if (shards.length !== n) {
     throw new CoderWorkerError(`the worker sent ${shards.length} shards, not ${n}`);
   }
-  if (shards.some((s) => s.length !== shards[0]!.length)) {
-    throw new CoderWorkerError('the worker sent shards of different sizes');
+  if (shards.some((s) => s.length !== size)) {
+    throw new CoderWorkerError(`the worker sent shards that are not all ${size} bytes`);
   }
   return { shards };
 }
 
-/** n shards of one size, each with its SHA-256, or CODER_WORKER_FAILED. */
+/** n shards of `size` bytes, each with its SHA-256, or CODER_WORKER_FAILED. */
 function checkedDigests(
   shards: Uint8Array[],
   digests: Uint8Array[] | undefined,
   n: number,
+  size: number,
 ): { shards: Uint8Array[]; digests: Uint8Array[] } {
-  checkedShards(shards, n);
+  checkedShards(shards, n, size);
   if (digests?.length !== n || digests.some((d) => d.length !== 32)) {
     throw new CoderWorkerError('the worker sent no SHA-256 digest for every shard');
   }
@@ -329,9 +342,17 @@ function checkedDigests(
  * distinct buffers, else copies (transferring a shared or larger buffer would detach more).
  */
 function movable(data: readonly Uint8Array[]): Uint8Array[] {
-  const moved = data.map((d) => (spansBuffer(d) ? d : d.slice()));
+  const moved = data.map((d) => (spansBuffer(d) ? d : copyOf(d)));
   const unique = new Set(moved.map((d) => d.buffer)).size === moved.length;
-  return unique ? moved : moved.map((d) => d.slice());
+  return unique ? moved : moved.map(copyOf);
+}
+
+/**
+ * A fresh plain `Uint8Array` with a's bytes. Not `a.slice()`: on a Node Buffer (or a polyfill
+ * of it) that is a view, and transferring its buffer would detach the caller's.
+ */
+function copyOf(a: Uint8Array): Uint8Array {
+  return new Uint8Array(a);
 }
 
 /** Whether a view covers its whole buffer (only then may the buffer be transferred). */
@@ -345,7 +366,7 @@ function spansBuffer(a: Uint8Array): boolean {
  * clones its whole buffer.
  */
 function ownCopy(a: Uint8Array): Uint8Array {
-  return spansBuffer(a) ? a : a.slice();
+  return spansBuffer(a) ? a : copyOf(a);
 }
 
 function errorText(e: unknown): string {
