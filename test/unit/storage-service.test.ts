@@ -9,6 +9,7 @@ import {
   type StorageMeshOptions,
 } from '../../src/core/storage/testing/storage-mesh.ts';
 import { createNodeErasureCoder } from '../../src/platform/storage/rs-wasm-node.ts';
+import { createNodeWorkerCoder } from '../../src/platform/storage/worker-coder-node.ts';
 
 /**
  * The storage service end to end on an in-memory mesh (real WebCrypto, real Reed-Solomon):
@@ -179,5 +180,43 @@ describe('storage service on an in-memory mesh', () => {
       code: 'BAD_ARGUMENT',
     });
     await expect(a!.storage.files.get('nope')).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+  });
+
+  it('with the worker coder (sealing in worker threads), a put from bytes, a Buffer or a stream reads back; the caller’s bytes are untouched', async () => {
+    const workers = await createNodeWorkerCoder({ workers: 2 });
+    try {
+      const m = await mesh(5, 12, { coder: workers, client: { stripeBytes: 256 * 1024 } });
+      const [a, b] = m.nodes;
+      const data = testContent(MiB + 7, 12, MARKER);
+      // A Node Buffer: its slice is a view, so a copy made with it would hand the caller's
+      // memory to the worker (and cut the file short after its first stripe).
+      const inputs: [string, () => Uint8Array | ReadableStream<Uint8Array>][] = [
+        ['bytes', () => data.slice()],
+        ['buffer', () => Buffer.from(data)],
+        [
+          'stream',
+          () =>
+            new ReadableStream<Uint8Array>({
+              start(c) {
+                for (let o = 0; o < data.length; o += 100_000)
+                  c.enqueue(data.slice(o, o + 100_000));
+                c.close();
+              },
+            }),
+        ],
+      ];
+      for (const [name, input] of inputs) {
+        const given = input();
+        const ref = await m.settle(a!.storage.files.put(name, given));
+        expect(ref.size).toBe(data.length);
+        if (given instanceof Uint8Array) expect(bytesEqual(given, data)).toBe(true);
+        expect(bytesEqual(await m.settle(b!.storage.files.getBytes(ref)), data)).toBe(true);
+      }
+      for (const bytes of m.nodes.flatMap((n) => [...n.store.contents()])) {
+        expect(contains(bytes, MARKER)).toBe(false);
+      }
+    } finally {
+      workers.close();
+    }
   });
 });
