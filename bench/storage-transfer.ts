@@ -24,6 +24,11 @@ import {
  * - get: file bytes per second (k shards of each stripe fetched from k holders in parallel)
  *   over the raw B → A rate. Goal ≥ 1.
  *
+ * - raw fan-in: B → A and C → A at once, each half the file's bytes in 256 KiB messages, over
+ *   their own plain channels: the get's pattern (k = 2 senders, one receiver) with nothing but
+ *   the channels, so get / fan-in says what the get costs beyond moving its bytes, and fan-in /
+ *   raw B → A whether parallel channels beat one here (on 2 cores they cannot, being CPU-bound).
+ *
  * The raw rate is the message size that was fastest over all runs together, per direction.
  * Within a run the four transfers rotate order, so load from other processes falls on all of
  * them alike. MB = 10^6 bytes; times in the page (`performance.now()`).
@@ -36,11 +41,16 @@ export interface StorageTransferRun {
   getMBps: number;
   rawUpMBps: Record<string, number>;
   rawDownMBps: Record<string, number>;
+  /** B → A and C → A at once, half the bytes each (256 KiB messages). */
+  rawFanInMBps: number;
   /**
    * Cores' worth of CPU during each transfer: the bench's Chromium (all its processes) and the
    * whole machine (/proc). On 2 cores a transfer whose Chromium use nears 2 is CPU-bound.
    */
-  cpu: Record<'rawUp' | 'put' | 'rawDown' | 'get', { chromium: number; machine: number }>;
+  cpu: Record<
+    'rawUp' | 'put' | 'rawDown' | 'rawFanIn' | 'get',
+    { chromium: number; machine: number }
+  >;
 }
 
 export interface StorageTransferResult {
@@ -58,6 +68,11 @@ export interface StorageTransferResult {
   getMBps: Stat;
   rawUpMBps: Stat;
   rawDownMBps: Stat;
+  rawFanInMBps: Stat;
+  /** raw fan-in / raw B → A, per run. */
+  fanInRatio: Stat;
+  /** get / raw fan-in, per run. */
+  getOfFanIn: Stat;
   details: StorageTransferRun[];
 }
 
@@ -76,15 +91,27 @@ export async function runStorageTransferBench(
   const a = await h.openTab(h.url);
   const invite = await h.invite();
   const b = await h.openTab(invite);
-  for (let i = 0; i < 3; i++) await h.openTab(invite);
+  const c = await h.openTab(invite);
+  for (let i = 0; i < 2; i++) await h.openTab(invite);
   await h.settle(20_000, 3000);
   await setCacheBytes(a.page, 0);
   await connectRawPair(a.page, b.page);
+  await connectRawPair(a.page, c.page, 'fan');
+  /** B → A and C → A at once over their own channels, half the bytes each. */
+  const fanIn = async (bytes: number): Promise<Transfer> => {
+    const half = Math.floor(bytes / 2);
+    const [tb, tc] = await Promise.all([
+      rawStream(b.page, half, 256 * KiB),
+      rawStream(c.page, bytes - half, 256 * KiB, 0, 'fan'),
+    ]);
+    return { bytes: tb.bytes + tc.bytes, ms: Math.max(tb.ms, tc.ms) };
+  };
   const fileBytes = fileMiB * MiB;
 
   // Warm-up: JIT, SCTP windows, IndexedDB on every holder, the coder worker.
   await rawStream(a.page, 8 * MiB, 256 * KiB);
   await rawStream(b.page, 8 * MiB, 256 * KiB);
+  await fanIn(8 * MiB);
   const warm = await putTimed(a.page, 8 * MiB, STRIPE, 'warm-up.bin');
   await getTimed(a.page, warm.id);
   await deleteFile(a.page, warm.id);
@@ -96,6 +123,7 @@ export async function runStorageTransferBench(
   for (let r = 0; r < runs; r++) {
     const rawUp: Record<string, number> = {};
     const rawDown: Record<string, number> = {};
+    let rawFanIn = 0;
     let put: PutTimed | undefined;
     let getMs = 0;
     const cpu = {} as StorageTransferRun['cpu'];
@@ -129,6 +157,9 @@ export async function runStorageTransferBench(
             add(allDown.get(size)!, t);
           });
         }
+        await timed('rawFanIn', async () => {
+          rawFanIn = mbps(await fanIn(fileBytes));
+        });
       },
       () =>
         timed('get', async () => {
@@ -163,6 +194,7 @@ export async function runStorageTransferBench(
       getMBps: fileBytes / 1e6 / (getMs / 1000),
       rawUpMBps: rawUp,
       rawDownMBps: rawDown,
+      rawFanInMBps: rawFanIn,
       cpu,
     };
     details.push(run);
@@ -173,7 +205,8 @@ export async function runStorageTransferBench(
     log(
       `storage-transfer ${r + 1}/${runs}: ${code} put ${run.putShardMBps.toFixed(1)} MB/s of shards ` +
         `(${run.putFileMBps.toFixed(1)} of file, ${p.stores} stores, ${p.localShards} local); ` +
-        `get ${run.getMBps.toFixed(1)} MB/s; raw A→B ${fmt(rawUp)}; raw B→A ${fmt(rawDown)} MB/s; ` +
+        `get ${run.getMBps.toFixed(1)} MB/s; raw A→B ${fmt(rawUp)}; raw B→A ${fmt(rawDown)}; ` +
+        `raw B+C→A ${rawFanIn.toFixed(1)} MB/s; ` +
         `cores used by Chromium / machine: ${Object.entries(cpu)
           .map(([k, c]) => `${k} ${c.chromium}/${c.machine}`)
           .join(', ')}`,
@@ -205,6 +238,9 @@ export async function runStorageTransferBench(
     getMBps: per((d) => d.getMBps),
     rawUpMBps: per((d) => d.rawUpMBps[limitUp]!),
     rawDownMBps: per((d) => d.rawDownMBps[limitDown]!),
+    rawFanInMBps: per((d) => d.rawFanInMBps),
+    fanInRatio: per((d) => d.rawFanInMBps / d.rawDownMBps[limitDown]!, '×', 2),
+    getOfFanIn: per((d) => d.getMBps / d.rawFanInMBps, '×', 2),
     details,
   };
 }

@@ -34,8 +34,11 @@ interface RawEnd {
 
 declare global {
   interface Window {
+    /** The end of the pair named `main` (most benches have one pair per page). */
     __raw: RawEnd;
-    __rawAttach: (dc: RTCDataChannel) => void;
+    /** Every raw end of the page by pair name (a page may be in several pairs). */
+    __rawEnds: Record<string, RawEnd>;
+    __rawAttach: (dc: RTCDataChannel, pair: string) => void;
   }
 }
 
@@ -48,8 +51,8 @@ export interface Transfer {
 const HIGH_WATER = 4 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
 
-/** Runs in both pages: the channel's message handling. */
-function installRawEnd(): void {
+/** Runs in both pages: the channel's message handling, for the pair named `pair`. */
+function installRawEnd(pair: string): void {
   const te = new TextEncoder();
   const td = new TextDecoder('utf-8', { fatal: true });
   let opened: () => void = () => {};
@@ -94,8 +97,11 @@ function installRawEnd(): void {
       return { type: d.type, sdp: d.sdp };
     },
   };
-  window.__raw = end;
-  window.__rawAttach = (dc) => {
+  window.__rawEnds = { ...(window.__rawEnds ?? {}), [pair]: end };
+  if (pair === 'main') window.__raw = end;
+  window.__rawAttach = (dc, name) => {
+    const end = window.__rawEnds[name];
+    if (!end) throw new Error(`no raw end ${name}`);
     end.dc = dc;
     dc.binaryType = 'arraybuffer';
     if (dc.readyState === 'open') opened();
@@ -141,31 +147,42 @@ function installRawEnd(): void {
   };
 }
 
-/** Connects `a` (offerer) and `b` with a plain data channel; resolves once both ends are open. */
-export async function connectRawPair(a: Page, b: Page): Promise<void> {
-  for (const p of [a, b]) await p.evaluate(installRawEnd);
-  const offer = await a.evaluate(async () => {
-    const end = window.__raw;
-    window.__rawAttach(end.pc.createDataChannel('wos-bench-raw', { ordered: true }));
+/**
+ * Connects `a` (offerer) and `b` with a plain data channel, the pair named `pair` (default
+ * `main`); resolves once both ends are open.
+ */
+export async function connectRawPair(a: Page, b: Page, pair = 'main'): Promise<void> {
+  for (const p of [a, b]) await p.evaluate(installRawEnd, pair);
+  const offer = await a.evaluate(async (pair) => {
+    const end = window.__rawEnds[pair]!;
+    window.__rawAttach(end.pc.createDataChannel('wos-bench-raw', { ordered: true }), pair);
     await end.pc.setLocalDescription(await end.pc.createOffer());
     return end.described();
+  }, pair);
+  const answer = await b.evaluate(
+    async ({ o, pair }) => {
+      const end = window.__rawEnds[pair]!;
+      end.pc.addEventListener('datachannel', (e) => window.__rawAttach(e.channel, pair));
+      await end.pc.setRemoteDescription(o);
+      await end.pc.setLocalDescription(await end.pc.createAnswer());
+      return end.described();
+    },
+    { o: offer, pair },
+  );
+  await a.evaluate(({ ans, pair }) => window.__rawEnds[pair]!.pc.setRemoteDescription(ans), {
+    ans: answer,
+    pair,
   });
-  const answer = await b.evaluate(async (o) => {
-    const end = window.__raw;
-    end.pc.addEventListener('datachannel', (e) => window.__rawAttach(e.channel));
-    await end.pc.setRemoteDescription(o);
-    await end.pc.setLocalDescription(await end.pc.createAnswer());
-    return end.described();
-  }, offer);
-  await a.evaluate((ans) => window.__raw.pc.setRemoteDescription(ans), answer);
   const opened = (p: Page): Promise<void> =>
-    p.evaluate(() =>
-      Promise.race([
-        window.__raw.open,
-        new Promise<never>((_, rej) =>
-          setTimeout(() => rej(new Error('raw data channel did not open in 10 s')), 10_000),
-        ),
-      ]),
+    p.evaluate(
+      (pair) =>
+        Promise.race([
+          window.__rawEnds[pair]!.open,
+          new Promise<never>((_, rej) =>
+            setTimeout(() => rej(new Error('raw data channel did not open in 10 s')), 10_000),
+          ),
+        ]),
+      pair,
     );
   await Promise.all([opened(a), opened(b)]);
 }
@@ -221,10 +238,16 @@ export function rawPings(
  * Streams `bytes` from `a` to its peer in `size`-byte messages with bufferedAmount backpressure;
  * `copies` fresh allocations and copies of each message before it is sent (A/B diagnostics).
  */
-export function rawStream(a: Page, bytes: number, size: number, copies = 0): Promise<Transfer> {
+export function rawStream(
+  a: Page,
+  bytes: number,
+  size: number,
+  copies = 0,
+  pair = 'main',
+): Promise<Transfer> {
   return a.evaluate(
-    async ({ bytes, size, high, low, copies }) => {
-      const end = window.__raw;
+    async ({ bytes, size, high, low, copies, pair }) => {
+      const end = window.__rawEnds[pair]!;
       const dc = end.dc;
       if (!dc) throw new Error('raw channel not connected');
       dc.bufferedAmountLowThreshold = low;
@@ -251,10 +274,12 @@ export function rawStream(a: Page, bytes: number, size: number, copies = 0): Pro
       end.onDone = undefined;
       return { bytes: sent, ms: performance.now() - t0 };
     },
-    { bytes, size, high: HIGH_WATER, low: LOW_WATER, copies },
+    { bytes, size, high: HIGH_WATER, low: LOW_WATER, copies, pair },
   );
 }
 
-export async function closeRawPair(pages: Page[]): Promise<void> {
-  for (const p of pages) await p.evaluate(() => window.__raw.pc.close()).catch(() => {});
+export async function closeRawPair(pages: Page[], pair = 'main'): Promise<void> {
+  for (const p of pages) {
+    await p.evaluate((pair) => window.__rawEnds[pair]?.pc.close(), pair).catch(() => {});
+  }
 }

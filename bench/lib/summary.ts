@@ -257,6 +257,13 @@ export function summarize(r: BenchResult): SummaryRow[] {
         row('storage-transfer', 'get, file bytes', r.getMBps),
         row('storage-transfer', `raw A → B (${r.limitUp} messages)`, r.rawUpMBps),
         row('storage-transfer', `raw B → A (${r.limitDown} messages)`, r.rawDownMBps),
+        row('storage-transfer', 'raw B → A and C → A at once (fan-in, 256 KiB)', r.rawFanInMBps),
+        row(
+          'storage-transfer',
+          'raw fan-in / raw B → A (do 2 channels beat 1 here?)',
+          r.fanInRatio,
+        ),
+        row('storage-transfer', 'get / raw fan-in (the get beyond moving its bytes)', r.getOfFanIn),
       ];
     case 'storage-repair':
       return [
