@@ -4,7 +4,11 @@ import { bytesEqual } from '../../src/core/bytes.ts';
 import { WosError } from '../../src/core/errors.ts';
 import type { ErasureCoder } from '../../src/core/storage/erasure.ts';
 import { compileRsWasm } from '../../src/core/storage/rs-wasm.ts';
-import { deriveFileKeys, importStorageRootKey } from '../../src/core/storage/keys.ts';
+import {
+  deriveFileKeys,
+  importStorageRootKey,
+  type FileKeys,
+} from '../../src/core/storage/keys.ts';
 import { openPieces, sealPieces } from '../../src/core/storage/seal-stripe.ts';
 import { splitStripe } from '../../src/core/storage/stripe.ts';
 import { CoderParamsError, NotEnoughShardsError } from '../../src/core/storage/storage-errors.ts';
@@ -34,6 +38,14 @@ beforeAll(async () => {
 });
 
 const seededBytes = (n: number, seed: number): Uint8Array => bytesFrom(seededRandom(seed))(n);
+
+/** A file's keys under a root key made from `seed`. */
+const fileKeys = async (seed: number): Promise<FileKeys> =>
+  deriveFileKeys(
+    crypto.subtle,
+    await importStorageRootKey(crypto.subtle, seededBytes(32, seed)),
+    seededBytes(16, seed + 1),
+  );
 
 const shardsOf = (k: number, size: number, seed: number): Uint8Array[] =>
   Array.from({ length: k }, (_, i) => seededBytes(size, seed * 100 + i));
@@ -90,8 +102,7 @@ describe('WorkerStripeCoder in a worker thread', () => {
 
   it('sealEncode cuts, seals, codes and hashes in the worker, as the page would', async () => {
     const subtle = crypto.subtle;
-    const root = await importStorageRootKey(subtle, seededBytes(32, 11));
-    const keys = await deriveFileKeys(subtle, root, seededBytes(16, 12));
+    const keys = await fileKeys(11);
     // A whole stripe, and a short last one (its last piece zero padded).
     for (const [length, last] of [
       [12_000, false],
@@ -115,12 +126,7 @@ describe('WorkerStripeCoder in a worker thread', () => {
   });
 
   it('never detaches a Buffer’s memory: its slices are views, so what moves is copied', async () => {
-    const subtle = crypto.subtle;
-    const keys = await deriveFileKeys(
-      subtle,
-      await importStorageRootKey(subtle, seededBytes(32, 20)),
-      seededBytes(16, 21),
-    );
+    const keys = await fileKeys(20);
     const big = Buffer.from(seededBytes(8 * 1024, 22));
     const keep = new Uint8Array(big);
     await coder.sealEncode(keys, 0, big.subarray(0, 4 * 1024), 2, false, 1, true);
@@ -258,12 +264,7 @@ describe('WorkerStripeCoder failures', () => {
       spawn: () => scriptedPort(() => 'ok', [], sent),
       module,
     });
-    const subtle = crypto.subtle;
-    const keys = await deriveFileKeys(
-      subtle,
-      await importStorageRootKey(subtle, seededBytes(32, 14)),
-      seededBytes(16, 15),
-    );
+    const keys = await fileKeys(14);
     const { shards } = await coder.sealEncode(keys, 0, seededBytes(128, 16), 2, true, 1, true);
     expect(shards).toHaveLength(3);
     const msg = sent.find((m) => m.op === 'sealEncode');
@@ -279,12 +280,7 @@ describe('WorkerStripeCoder failures', () => {
       spawn: () => scriptedPort(() => 'short-reply', []),
       module,
     });
-    const subtle = crypto.subtle;
-    const keys = await deriveFileKeys(
-      subtle,
-      await importStorageRootKey(subtle, seededBytes(32, 17)),
-      seededBytes(16, 18),
-    );
+    const keys = await fileKeys(17);
     const err = await coder
       .sealEncode(keys, 0, seededBytes(128, 19), 2, false, 2, true)
       .catch((e: unknown) => e);
