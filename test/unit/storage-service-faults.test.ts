@@ -263,6 +263,33 @@ describe('storage service under faults', () => {
     expect((await m.settle(other.storage.files.list())).map((f) => f.id)).toEqual([ref.id]);
     expect(bytesEqual(await m.settle(other.storage.files.getBytes(ref)), data)).toBe(true);
   });
+  it('peers whose storage starts after they join are asked again, and the waiting file spreads to them at once', async () => {
+    const m = await mesh(0, 11, { client: { stripeBytes: 256 * 1024 } });
+    // The owner's repair loop runs every 60 s, as in a tab.
+    const a = await m.add({ repairEveryMs: 60_000 });
+    await m.advance(3000);
+    const data = testContent(400 * 1024, 11);
+    const ref = await m.settle(a.storage.files.put('early.txt', data));
+    expect(await m.settle(a.storage.files.health(ref))).toMatchObject({ state: 'at-risk' });
+    // Two tabs join now but open their storage only 5 s later (after the join's repair pass):
+    // their first `st.info` fails.
+    const t0 = m.clock.now();
+    await Promise.all([m.add({ storageDelayMs: 5000 }), m.add({ storageDelayMs: 5000 })]);
+    // Watched from the stores alone (asking for health would itself ask the peers again).
+    const spreadAt = async (): Promise<number> => {
+      for (;;) {
+        const stores = new Set([...m.holdersOf(ref.id).values()].flat().map((n) => n.store.id));
+        if (stores.size >= 3) return m.clock.now() - t0;
+        await m.advance(1000);
+        if (m.clock.now() - t0 > 120_000) throw new Error(`still on ${stores.size} stores`);
+      }
+    };
+    // Without asking again it would wait for the next 60 s pass.
+    // Here: ~10 s (asked again at 1, 2, 4 s, then a pass 2 s after its store is known).
+    expect(await spreadAt()).toBeLessThan(30_000);
+    expect(bytesEqual(await m.settle(a.storage.files.getBytes(ref)), data)).toBe(true);
+  });
+
   it('the repair loop restores redundancy after a holder crashes; holders report their use', async () => {
     const m = await mesh(5, 10, { client: { stripeBytes: 128 * 1024 } });
     const owner = await m.add({ repairEveryMs: 10_000 });

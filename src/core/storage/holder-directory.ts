@@ -10,6 +10,10 @@ import { InfoReplySchema } from './storage-protocol.ts';
  * name stores, not nodes: a tab that reloads comes back with a new node id but the same
  * IndexedDB store, and its shards are found again. Filled by `st.info` (on join and lazily
  * before placement), kept current by every put reply, forgotten when a node leaves.
+ *
+ * A member that does not answer `st.info` yet (its storage starts after it joins: a signed-in
+ * tab opens its account first) is asked again after 1, 2, 4, 8 and 16 s while it stays; `onStore`
+ * tells when a node's store becomes known, so files waiting for peers can spread at once.
  */
 export interface HolderInfo {
   node: string;
@@ -17,6 +21,9 @@ export interface HolderInfo {
   quota: number;
   used: number;
 }
+
+/** When a member that did not answer `st.info` is asked again (ms after each failure). */
+const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 16_000];
 
 export class HolderDirectory {
   readonly selfNode: string;
@@ -26,6 +33,10 @@ export class HolderDirectory {
   readonly #info = new Map<string, HolderInfo>();
   readonly #score = new Map<string, { ok: number; bad: number }>();
   readonly #asking = new Map<string, Promise<void>>();
+  /** Members asked again later: the timer and how many times they were asked. */
+  readonly #retry = new Map<string, { timer: unknown; tries: number }>();
+  readonly #onStore = new Set<(info: HolderInfo) => void>();
+  #stopped = false;
 
   constructor(node: MeshNode, store: ShardStore, timeoutMs = 5000) {
     this.#node = node;
@@ -33,7 +44,27 @@ export class HolderDirectory {
     this.selfNode = node.id;
     this.selfStore = store.id;
     node.members.on('join', (m) => void this.refreshNode(m.id));
-    node.members.on('leave', ({ id }) => this.#info.delete(id));
+    node.members.on('leave', ({ id }) => {
+      this.#info.delete(id);
+      this.#cancelRetry(id);
+    });
+  }
+
+  /** Calls `fn` whenever a live node's store becomes known; returns the unsubscribe. */
+  onStore(fn: (info: HolderInfo) => void): () => void {
+    this.#onStore.add(fn);
+    return () => this.#onStore.delete(fn);
+  }
+
+  /** Asks members that did not answer again, as they fail (the default). */
+  start(): void {
+    this.#stopped = false;
+  }
+
+  /** Stops asking again (the storage service stopped). */
+  stop(): void {
+    this.#stopped = true;
+    for (const id of [...this.#retry.keys()]) this.#cancelRetry(id);
   }
 
   /** Asks live members we know nothing about (all of them with `all`) which store they serve. */
@@ -58,10 +89,43 @@ export class HolderDirectory {
     try {
       const r = await this.#node.bus.request(id, 'st.info', {}, { timeoutMs: this.#timeoutMs });
       const body = v.parse(InfoReplySchema, r.body);
-      if (this.#node.members.isAlive(id)) this.#info.set(id, { node: id, ...body });
+      if (!this.#node.members.isAlive(id)) return;
+      const known = this.#info.get(id)?.store === body.store;
+      const info = { node: id, ...body };
+      this.#info.set(id, info);
+      this.#cancelRetry(id);
+      if (!known) {
+        for (const fn of [...this.#onStore]) {
+          try {
+            fn({ ...info });
+          } catch {
+            // A faulty listener must not stop the others.
+          }
+        }
+      }
     } catch {
-      // Not a storage node (yet), or gone: asked again at the next refresh.
+      // Not a storage node (yet), or gone: asked again soon while it is a member.
+      this.#scheduleRetry(id);
     }
+  }
+
+  #scheduleRetry(id: string): void {
+    if (this.#stopped || this.#info.has(id) || !this.#node.members.isAlive(id)) return;
+    const cur = this.#retry.get(id);
+    if (cur?.timer !== undefined) return;
+    const tries = cur?.tries ?? 0;
+    if (tries >= RETRY_DELAYS_MS.length) return;
+    const timer = this.#node.clock.setTimeout(() => {
+      this.#retry.set(id, { timer: undefined, tries: tries + 1 });
+      void this.refreshNode(id);
+    }, RETRY_DELAYS_MS[tries]!);
+    this.#retry.set(id, { timer, tries });
+  }
+
+  #cancelRetry(id: string): void {
+    const cur = this.#retry.get(id);
+    if (cur?.timer !== undefined) this.#node.clock.clearTimeout(cur.timer);
+    this.#retry.delete(id);
   }
 
   /** What every live storage node reported (not this node). */

@@ -99,9 +99,11 @@ export class StorageService {
         intervalMs: o.repairEveryMs,
         settleMs: o.repairAfterJoinMs ?? 2000,
       });
-      // A newcomer lets crowded shards spread; a leaver's shards need rebuilding elsewhere.
+      // A newcomer lets crowded shards spread; a leaver's shards need rebuilding elsewhere. A
+      // member whose storage starts after it joined counts once its store is known.
       node.members.on('join', () => repair.kick());
       node.members.on('leave', () => repair.kick());
+      this.directory.onStore(() => repair.kick());
       this.#repair = repair;
     }
   }
@@ -120,6 +122,7 @@ export class StorageService {
     if (this.#started) return;
     this.#started = true;
     this.holder.start();
+    this.directory.start();
     void this.directory.refresh();
     this.#repair?.start();
   }
@@ -127,6 +130,7 @@ export class StorageService {
   stop(): void {
     this.#started = false;
     this.holder.stop();
+    this.directory.stop();
     this.#repair?.stop();
   }
 

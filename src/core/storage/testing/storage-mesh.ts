@@ -47,6 +47,8 @@ export interface AddNodeOptions {
   repairEveryMs?: number;
   /** The node's local file cache (none by default). */
   cache?: FileCache;
+  /** The node joins this long before its storage starts (a tab opening its account first). */
+  storageDelayMs?: number;
 }
 
 /** Seeded test content with `marker` planted every 64 KiB (to search holders for plaintext). */
@@ -108,6 +110,16 @@ export class StorageMesh {
     });
     const quota = o.quotaBytes ?? this.opts.quotaBytes ?? 1 << 30;
     const store = o.store ?? new MemoryShardStore(quota, undefined, this.bytes);
+    const resources = {
+      ...emptyResources(),
+      storage: { quotaBytes: quota, usageBytes: 0, donatedBytes: quota, persisted: true },
+      platform: 'sim',
+    };
+    if (o.storageDelayMs !== undefined) {
+      node.setResources(resources);
+      void node.start().catch(() => {});
+      await this.advance(o.storageDelayMs);
+    }
     const storage = await StorageService.create(
       {
         node,
@@ -125,12 +137,10 @@ export class StorageMesh {
         ...(o.repairEveryMs === undefined ? {} : { repairEveryMs: o.repairEveryMs }),
       },
     );
-    node.setResources({
-      ...emptyResources(),
-      storage: { quotaBytes: quota, usageBytes: 0, donatedBytes: quota, persisted: true },
-      platform: 'sim',
-    });
-    void node.start().catch(() => {});
+    if (o.storageDelayMs === undefined) {
+      node.setResources(resources);
+      void node.start().catch(() => {});
+    }
     storage.start();
     const sim = { node, transport, store, storage, alive: true };
     this.nodes.push(sim);
