@@ -95,7 +95,13 @@ describe('epoch grants that outlive the revoking tab, in real Chromium', () => {
       async () => (await pendingOf(B!)).includes(`${xDevice}/1`),
       5_000,
     );
-    expect(await pendingOf(A!)).toEqual([`${xDevice}/1`]);
+    // A drops B's own grant when B's announcement of epoch 1 arrives (a message after B took
+    // the key, so it may come a moment after B holds it: seen once in CI under load).
+    await waitUntil(
+      "A holds only X's grant",
+      async () => JSON.stringify(await pendingOf(A!)) === JSON.stringify([`${xDevice}/1`]),
+      5_000,
+    );
 
     // A file stored under epoch 1, held by B.
     afterDigest = await makeTestFile(A!, 200_000, 'AFTER-REVOKE');
