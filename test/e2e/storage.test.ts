@@ -219,7 +219,12 @@ describe('files across a 5-tab mesh in real Chromium', () => {
     expect(await storeId(a2)).toBe(aStore);
     expect(await listNames(a2)).toContain('secret-report-name.pdf');
     expect(await readDigest(a2, put.ref.id)).toEqual({ size, digest });
-    expect((await health(a2, put.ref.id)).state).toBe('at-risk');
+    // 2 of its 4 stores are left: at risk, unless the new tab's repair pass (~2 s after it
+    // learns the stores) has already rebuilt shards onto its own store, the one store without
+    // any: then degraded, on 3 stores (it cannot be healthy with 3 stores online).
+    const h = await health(a2, put.ref.id);
+    if (h.state === 'at-risk') expect(h.tolerance).toBe(0);
+    else expect(h).toMatchObject({ state: 'degraded', stores: 3, tolerance: 1 });
 
     // Another profile (another storage key) is refused with a clear error.
     const other = await readDigest(holders[2]!, put.ref.id);
