@@ -87,19 +87,6 @@ describe('WorkerStripeCoder in a worker thread', () => {
     expect(data.every((d) => d.byteLength === 0)).toBe(true);
   });
 
-  it('encodeOwnedDigested also returns every shard’s SHA-256, hashed in the worker', async () => {
-    const data = shardsOf(2, 5000, 9);
-    const copy = data.map((d) => d.slice());
-    const { shards, digests } = await coder.encodeOwnedDigested(data, 2);
-    expect(same(shards, [...copy, ...local.encode(copy, 2)])).toBe(true);
-    const expected = await Promise.all(
-      shards.map(
-        async (s) => new Uint8Array(await crypto.subtle.digest('SHA-256', s as BufferSource)),
-      ),
-    );
-    expect(same(digests ?? [], expected)).toBe(true);
-  });
-
   it('sealEncode cuts, seals, codes and hashes in the worker, as the page would', async () => {
     const subtle = crypto.subtle;
     const keys = await fileKeys(11);
@@ -216,7 +203,7 @@ function scriptedPort(mode: () => Mode, log: string[], sent: CoderRequest[] = []
         return;
       }
       if (msg.op !== 'init' && m === 'hang') return;
-      if (msg.op === 'encode' && m === 'no-digests') return handle({ ...msg, digests: false });
+      if (msg.op === 'sealEncode' && m === 'no-digests') return handle({ ...msg, digests: false });
       handle(msg);
     },
     listen(r, d) {
@@ -247,12 +234,15 @@ describe('WorkerStripeCoder failures', () => {
     expect(log.filter((x) => x === 'terminate')).toHaveLength(1);
   });
 
-  it('encodeOwnedDigested refuses a reply without a digest for every shard', async () => {
+  it('sealEncode refuses a reply without a digest for every shard', async () => {
     const coder = new WorkerStripeCoder({
       spawn: () => scriptedPort(() => 'no-digests', []),
       module,
     });
-    const err = await coder.encodeOwnedDigested(shardsOf(2, 64, 10), 1).catch((e: unknown) => e);
+    const keys = await fileKeys(10);
+    const err = await coder
+      .sealEncode(keys, 0, seededBytes(128, 10), 2, false, 1, true)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CoderWorkerError);
     expect((err as Error).message).toContain('no SHA-256 digest for every shard');
     coder.close();

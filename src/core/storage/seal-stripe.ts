@@ -43,13 +43,13 @@ export interface CodedStripe {
  * Cuts a stripe of plaintext into k pieces (chunks `first`, `first + 1`, …), seals them and codes
  * them into n = k + m shards, by the best route the coder offers; with `digests` (the
  * uploader), a coder that can also hashes the n shards. Resolves once the stripe is at the
- * coder, with the promise of its shards, so the caller can read the next stripe meanwhile.
+ * coder, with the promise of its shards (and digests, where the coder hashed them; else the
+ * caller hashes), so the caller can read the next stripe meanwhile.
  * `stripe` must not be used afterwards (a worker coder takes its buffer).
  *
  * - A coder that seals too (`sealEncode`, the worker coder) gets the plaintext stripe: the page
  *   only hands it over; cutting, sealing, coding and hashing spread over the coder's workers.
- * - Otherwise the pieces are sealed here (views, no copy), then coded (and hashed, if the coder
- *   can).
+ * - Otherwise the pieces are sealed here (views, no copy), then coded.
  */
 export async function handStripeToCoder(
   coder: StripeCoder,
@@ -63,16 +63,11 @@ export async function handStripeToCoder(
   digests = true,
 ): Promise<{ coded: Promise<CodedStripe> }> {
   if (coder.sealEncode) {
-    // The content key and file id only: whatever the coder does with them, it never has more.
-    const content: ContentKeys = { fileId: keys.fileId, content: keys.content };
-    return { coded: coder.sealEncode(content, first, stripe, k, lastStripe, m, digests) };
+    return { coded: coder.sealEncode(keys, first, stripe, k, lastStripe, m, digests) };
   }
   const sealed = await sealPieces(subtle, keys, first, splitStripe(stripe, k), lastStripe);
-  const coded: Promise<CodedStripe> =
-    digests && coder.encodeOwnedDigested
-      ? coder.encodeOwnedDigested(sealed, m)
-      : coder.encodeOwned
-        ? coder.encodeOwned(sealed, m).then((shards) => ({ shards }))
-        : Promise.resolve(coder.encode(sealed, m)).then((p) => ({ shards: [...sealed, ...p] }));
+  const coded: Promise<CodedStripe> = coder.encodeOwned
+    ? coder.encodeOwned(sealed, m).then((shards) => ({ shards }))
+    : Promise.resolve(coder.encode(sealed, m)).then((p) => ({ shards: [...sealed, ...p] }));
   return { coded };
 }

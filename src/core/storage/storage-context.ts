@@ -25,19 +25,11 @@ export interface StripeCoder {
    */
   encodeOwned?(data: Uint8Array[], m: number): Promise<Uint8Array[]>;
   /**
-   * Optional: `encodeOwned` plus the SHA-256 of each of the n shards, computed where the coding
-   * ran. A worker coder so takes the hashing off the caller's thread too (Chromium runs
-   * WebCrypto on the calling thread: ~12 ms of a tab's main thread per (2,4) stripe).
-   */
-  encodeOwnedDigested?(
-    data: Uint8Array[],
-    m: number,
-  ): Promise<{ shards: Uint8Array[]; digests: Uint8Array[] }>;
-  /**
    * Optional: cuts a stripe's plaintext into k pieces (`splitStripe`), seals them as content
    * chunks `first`, `first + 1`, … (the last one final if `lastStripe`, as `sealPieces`), codes
-   * them and, with `digests`, hashes all n shards (SHA-256), as `encodeOwnedDigested`. A worker
-   * coder so takes AES-GCM and every copy off the caller's thread, spread over its workers.
+   * them and, with `digests`, hashes all n shards (SHA-256) where it coded them. A worker coder
+   * so takes AES-GCM, hashing and every copy off the caller's thread, spread over its workers
+   * (Chromium runs WebCrypto on the calling thread).
    * `stripe` must not be used afterwards (its buffer may move); `keys` holds the content key
    * only, never the metadata key.
    */

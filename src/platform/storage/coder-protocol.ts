@@ -15,17 +15,13 @@ import { splitStripe } from '../../core/storage/stripe.ts';
  */
 export type CoderRequest =
   | { id: number; op: 'init'; module: WebAssembly.Module; maxMemoryBytes?: number }
-  /**
-   * Parity of `data`; with `returnData`, the data shards come back first (all n shards); with
-   * `digests`, the SHA-256 of every shard returned comes back too, in the same order.
-   */
+  /** Parity of `data`; with `returnData`, the data shards come back first (all n shards). */
   | {
       id: number;
       op: 'encode';
       data: Uint8Array[];
       m: number;
       returnData: boolean;
-      digests?: boolean;
     }
   /**
    * Cuts the plaintext `stripe` into k pieces, seals them as content chunks `first`, `first + 1`,
@@ -114,7 +110,7 @@ export function coderServer(post: Post): (msg: CoderRequest) => void {
                   );
             const parity = c.encode(data, msg.m);
             out = msg.op === 'encode' && !msg.returnData ? parity : [...data, ...parity];
-            if (msg.digests) {
+            if (msg.op === 'sealEncode' && msg.digests) {
               const digests = await digestAll(out);
               const transfer = [...buffersOf(out), ...digests.map((d) => d.buffer as ArrayBuffer)];
               return post({ id: msg.id, ok: true, shards: out, digests }, transfer);

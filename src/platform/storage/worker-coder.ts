@@ -129,22 +129,16 @@ export class WorkerStripeCoder implements StripeCoder {
    * buffers are detached, even when the call fails).
    */
   encodeOwned(data: Uint8Array[], m: number): Promise<Uint8Array[]> {
-    return this.#encodeOwned(data, m, false).then((r) => r.shards);
-  }
-
-  /** `encodeOwned`, and the worker also hashes the n shards (SHA-256) before it replies. */
-  async encodeOwnedDigested(
-    data: Uint8Array[],
-    m: number,
-  ): Promise<{ shards: Uint8Array[]; digests: Uint8Array[] }> {
-    const size = data[0]?.length ?? 0; // read now: the call detaches data's buffers
-    const { shards, digests } = await this.#encodeOwned(data, m, true);
-    return checkedDigests(shards, digests, data.length + m, size);
+    const sent = movable(data);
+    return this.#run((id) => ({
+      msg: { id, op: 'encode', data: sent, m, returnData: true },
+      transfer: buffersOf(sent),
+    })).then((r) => r.shards);
   }
 
   /**
    * Cuts, seals and codes the plaintext stripe in a worker and, with `digests`, hashes the n
-   * shards there too (as `encodeOwnedDigested`): the stripe's buffer moves to the worker (copied
+   * shards there too: the stripe's buffer moves to the worker (copied
    * first only if the view does not span it). Only the content key and the file id go there,
    * never the metadata key.
    */
@@ -177,14 +171,6 @@ export class WorkerStripeCoder implements StripeCoder {
     }));
     if (!digests) return checkedShards(r.shards, k + m, size);
     return checkedDigests(r.shards, r.digests, k + m, size);
-  }
-
-  #encodeOwned(data: Uint8Array[], m: number, digests: boolean): Promise<Result> {
-    const sent = movable(data);
-    return this.#run((id) => ({
-      msg: { id, op: 'encode', data: sent, m, returnData: true, ...(digests ? { digests } : {}) },
-      transfer: buffersOf(sent),
-    }));
   }
 
   async reconstruct(
